@@ -1,0 +1,384 @@
+"""The training engine: device-resident minibatch training of a torch module.
+
+Nothing here knows about scikit-learn. The estimator hands over validated
+arrays and hyper-parameters; the engine moves the data to the device once,
+draws shuffled minibatches by index on the device, runs the optimizer and the
+learning-rate schedule there, applies the stopping rules and records the
+history in a :class:`TrainingState`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "DeviceData",
+    "OptimizerConfig",
+    "StoppingConfig",
+    "TrainingState",
+    "clone_module",
+    "host_tensor",
+    "make_optimizer",
+    "predict_batches",
+    "seeded",
+    "train_epochs",
+]
+
+
+@dataclass
+class OptimizerConfig:
+    """Hyper-parameters of the optimizer and of the learning-rate schedule."""
+
+    solver: str = "adam"
+    learning_rate_init: float = 1e-3
+    learning_rate: str = "constant"
+    power_t: float = 0.5
+    alpha: float = 0.0
+    momentum: float = 0.9
+    nesterovs_momentum: bool = True
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+
+
+@dataclass
+class StoppingConfig:
+    """When to stop before ``max_iter`` epochs (scikit-learn's MLP rules)."""
+
+    tol: float = 1e-4
+    n_iter_no_change: int | float = 10
+    early_stopping: bool = False
+
+
+@dataclass
+class TrainingState:
+    """Everything the training history consists of; survives partial_fit calls."""
+
+    loss_curve: list[float] = field(default_factory=list)
+    validation_scores: list[float] = field(default_factory=list)
+    best_loss: float = math.inf
+    best_validation_score: float = -math.inf
+    no_improvement_count: int = 0
+    n_iter: int = 0
+    t: int = 0
+    learning_rate: float | None = None
+    converged: bool = False
+    diverged: bool = False
+
+
+@dataclass
+class DeviceData:
+    """Training arrays moved to the device once.
+
+    ``weight`` is None when all samples weigh the same; otherwise it is
+    normalised to mean one so that a minibatch loss is an unbiased estimate of
+    the weighted mean loss.
+    """
+
+    X: torch.Tensor
+    y: torch.Tensor
+    weight: torch.Tensor | None
+
+    @classmethod
+    def from_numpy(
+        cls,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> DeviceData:
+        X_t = host_tensor(X).to(device=device, dtype=dtype)
+        y_t = torch.as_tensor(y, device=device, dtype=torch.long)
+        w_t = None
+        if sample_weight is not None and not np.all(sample_weight == sample_weight[0]):
+            w = np.asarray(sample_weight, dtype=np.float64)
+            w_t = torch.as_tensor(w / w.mean(), device=device, dtype=dtype)
+        return cls(X_t, y_t, w_t)
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+
+def host_tensor(array: np.ndarray) -> torch.Tensor:
+    """A CPU tensor sharing ``array``'s memory, also for read-only arrays.
+
+    The engine never writes to its input, so torch's warning about read-only
+    (e.g. memory-mapped) arrays does not apply and is silenced.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.as_tensor(array)
+
+
+def make_optimizer(module: nn.Module, config: OptimizerConfig) -> torch.optim.Optimizer:
+    """Create the optimizer; ``alpha`` is an L2 penalty on weights, not biases."""
+    weights = [p for name, p in module.named_parameters() if name.endswith("weight")]
+    others = [p for name, p in module.named_parameters() if not name.endswith("weight")]
+    groups = [
+        {"params": weights, "weight_decay": config.alpha},
+        {"params": others, "weight_decay": 0.0},
+    ]
+    device = next(module.parameters()).device
+    fast = {"fused": True} if device.type == "cuda" else {}
+    lr = config.learning_rate_init
+    if config.solver == "sgd":
+        return torch.optim.SGD(
+            groups,
+            lr=lr,
+            momentum=config.momentum,
+            nesterov=config.nesterovs_momentum and config.momentum > 0,
+            **fast,
+        )
+    optimizer_class = torch.optim.AdamW if config.solver == "adamw" else torch.optim.Adam
+    return optimizer_class(
+        groups,
+        lr=lr,
+        betas=(config.beta_1, config.beta_2),
+        eps=config.epsilon,
+        **fast,
+    )
+
+
+def _set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def _scheduled_rate(
+    config: OptimizerConfig, base: float, t: int, step: int, total_steps: int
+) -> float:
+    if config.learning_rate == "cosine" and total_steps > 0:
+        return base * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+    if config.learning_rate == "invscaling":
+        return base / (t + 1) ** config.power_t
+    return base
+
+
+def _autocast(device: torch.device, dtype: torch.dtype):
+    if device.type == "cuda" and dtype == torch.float32:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _batch_loss(
+    logits: torch.Tensor,
+    y: torch.Tensor,
+    weight: torch.Tensor | None,
+    label_smoothing: float,
+) -> torch.Tensor:
+    if weight is None:
+        return F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    losses = F.cross_entropy(logits, y, reduction="none", label_smoothing=label_smoothing)
+    return (losses * weight).sum() / y.shape[0]
+
+
+def _train_one_epoch(
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: DeviceData,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    label_smoothing: float,
+    rate: Callable[[int], float],
+    step: int,
+) -> tuple[float, int]:
+    """One pass over the data; returns the mean loss and the new step count."""
+    n = len(data)
+    device = data.X.device
+    order = torch.randperm(n, device=device) if shuffle else None
+    total = torch.zeros((), device=device, dtype=torch.float64)
+    module.train()
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        if order is None:
+            xb, yb = data.X[start:stop], data.y[start:stop]
+            wb = None if data.weight is None else data.weight[start:stop]
+        else:
+            index = order[start:stop]
+            xb, yb = data.X.index_select(0, index), data.y.index_select(0, index)
+            wb = None if data.weight is None else data.weight.index_select(0, index)
+        _set_learning_rate(optimizer, rate(step))
+        with _autocast(device, data.X.dtype):
+            logits = module(xb)
+        loss = _batch_loss(logits.to(data.X.dtype), yb, wb, label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach() * (stop - start)
+        step += 1
+    return float(total) / n, step
+
+
+@torch.inference_mode()
+def predict_batches(
+    module: nn.Module,
+    X: np.ndarray,
+    *,
+    output: Callable[[torch.Tensor], torch.Tensor] = lambda logits: logits,
+    batch_rows: int = 8192,
+) -> np.ndarray:
+    """Apply ``output(module(X))`` in memory-bounded batches on the module's device.
+
+    Host rows are converted to the module's dtype batch by batch, so the
+    device never holds more than ``batch_rows`` rows of input at once.
+    """
+    parameter = next(module.parameters())
+    device, dtype = parameter.device, parameter.dtype
+    module.eval()
+    outputs = []
+    for start in range(0, X.shape[0], batch_rows):
+        xb = host_tensor(X[start : start + batch_rows]).to(
+            device=device, dtype=dtype, non_blocking=True
+        )
+        with _autocast(device, dtype):
+            outputs.append(output(module(xb).to(dtype)))
+    return torch.cat(outputs).cpu().numpy()
+
+
+def _validation_accuracy(
+    module: nn.Module, X_val: np.ndarray, y_val: np.ndarray, w_val: np.ndarray | None
+) -> float:
+    predicted = predict_batches(module, X_val, output=lambda z: z.argmax(dim=1))
+    return float(np.average(predicted == y_val, weights=w_val))
+
+
+def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def train_epochs(
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: DeviceData,
+    state: TrainingState,
+    *,
+    optimizer_config: OptimizerConfig,
+    stopping: StoppingConfig,
+    max_iter: int,
+    batch_size: int,
+    shuffle: bool = True,
+    label_smoothing: float = 0.0,
+    validation: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+    check_stopping: bool = True,
+    verbose: int = 0,
+) -> TrainingState:
+    """Train ``module`` in place for at most ``max_iter`` epochs.
+
+    With early stopping the weights of the best validation epoch are restored
+    at the end. If the loss becomes NaN or infinite the weights of the last
+    finite epoch are restored, a warning is issued and training stops.
+    """
+    steps_per_epoch = math.ceil(len(data) / batch_size)
+    total_steps = steps_per_epoch * max_iter
+    base = optimizer_config.learning_rate_init
+    if state.learning_rate is None or optimizer_config.learning_rate != "adaptive":
+        state.learning_rate = base
+    best_weights = None
+    step = 0
+    t_start = state.t
+
+    def rate(step_index: int) -> float:
+        t = t_start + step_index * batch_size
+        return _scheduled_rate(
+            optimizer_config, state.learning_rate, t, step_index, total_steps
+        )
+
+    for _ in range(max_iter):
+        started = time.perf_counter()
+        last_finite = _snapshot(module)
+        loss, step = _train_one_epoch(
+            module,
+            optimizer,
+            data,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            label_smoothing=label_smoothing,
+            rate=rate,
+            step=step,
+        )
+        if not math.isfinite(loss):
+            module.load_state_dict(last_finite)
+            state.diverged = True
+            warnings.warn(
+                f"Training diverged at epoch {state.n_iter + 1}: the loss is {loss}. "
+                "The weights of the last finite epoch were kept. Lower "
+                "learning_rate_init or scale the input (e.g. with PixelScaler).",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            break
+        state.n_iter += 1
+        state.t += len(data)
+        state.loss_curve.append(loss)
+        message = f"Epoch {state.n_iter}, loss = {loss:.8f}"
+        if validation is not None:
+            score = _validation_accuracy(module, *validation)
+            state.validation_scores.append(score)
+            message += f", validation score = {score:.6f}"
+            improved = score > state.best_validation_score + stopping.tol
+            if score > state.best_validation_score:
+                state.best_validation_score = score
+                best_weights = _snapshot(module)
+        else:
+            improved = loss < state.best_loss - stopping.tol
+            state.best_loss = min(state.best_loss, loss)
+        state.no_improvement_count = 0 if improved else state.no_improvement_count + 1
+        if verbose:
+            print(f"{message}, {time.perf_counter() - started:.2f} s", flush=True)
+        if check_stopping and state.no_improvement_count > stopping.n_iter_no_change:
+            what = "Validation score" if validation is not None else "Training loss"
+            if optimizer_config.learning_rate == "adaptive" and state.learning_rate > 1e-6:
+                state.learning_rate /= 5.0
+                state.no_improvement_count = 0
+                if verbose:
+                    print(f"Setting learning rate to {state.learning_rate:.6g}")
+                continue
+            if verbose:
+                print(
+                    f"{what} did not improve more than tol={stopping.tol} for "
+                    f"{stopping.n_iter_no_change} consecutive epochs. Stopping."
+                )
+            state.converged = True
+            break
+    if best_weights is not None:
+        module.load_state_dict(best_weights)
+    return state
+
+
+def clone_module(module: nn.Module) -> nn.Module:
+    """A deep copy of ``module`` on the same device (for failure-safe warm starts)."""
+    return copy.deepcopy(module)
+
+
+@contextlib.contextmanager
+def seeded(device: torch.device, seed: int):
+    """Seed torch's CPU generator (and ``device``'s) inside, restore them after.
+
+    Training is reproducible for a given seed while the caller's global torch
+    random state is left exactly as it was.
+    """
+    cpu_state = torch.get_rng_state()
+    cuda_state = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    try:
+        torch.random.default_generator.manual_seed(seed)
+        if cuda_state is not None:
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
+        yield
+    finally:
+        torch.set_rng_state(cpu_state)
+        if cuda_state is not None:
+            torch.cuda.set_rng_state(cuda_state, device)

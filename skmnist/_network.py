@@ -1,0 +1,190 @@
+"""The torch network: a plain multi-layer perceptron and its portable state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "ACTIVATIONS",
+    "build_mlp",
+    "from_portable",
+    "load_numpy_state",
+    "state_to_numpy",
+    "to_portable",
+]
+
+ACTIVATIONS = {
+    "identity": nn.Identity,
+    "logistic": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+}
+
+
+def build_mlp(
+    n_features: int,
+    hidden_layer_sizes: Sequence[int],
+    n_outputs: int,
+    *,
+    activation: str = "relu",
+    dropout: float = 0.0,
+) -> nn.Sequential:
+    """Build ``Linear -> activation -> dropout`` blocks and a linear output layer.
+
+    The output layer returns logits; the softmax is applied by the loss and
+    by the prediction code.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the input.
+    hidden_layer_sizes : sequence of int
+        Width of each hidden layer; empty for a linear (softmax regression) model.
+    n_outputs : int
+        Number of logits (classes).
+    activation : str, default="relu"
+        A key of :data:`ACTIVATIONS`.
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The network, on the CPU, in float32.
+
+    Examples
+    --------
+    >>> from skmnist._network import build_mlp
+    >>> build_mlp(784, (32,), 10)
+    Sequential(
+      (0): Linear(in_features=784, out_features=32, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=32, out_features=10, bias=True)
+    )
+    """
+    layers: list[nn.Module] = []
+    width = n_features
+    for size in hidden_layer_sizes:
+        layers.append(nn.Linear(width, size))
+        layers.append(ACTIVATIONS[activation]())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = size
+    layers.append(nn.Linear(width, n_outputs))
+    return nn.Sequential(*layers)
+
+
+def state_to_numpy(module: nn.Module) -> dict[str, np.ndarray]:
+    """Copy a module's parameters and buffers to device-independent numpy arrays.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network, on any device.
+
+    Returns
+    -------
+    dict of str to ndarray
+        The state dict, on the host.
+
+    Examples
+    --------
+    >>> from skmnist._network import build_mlp, state_to_numpy
+    >>> sorted(state_to_numpy(build_mlp(4, (), 2)))
+    ['0.bias', '0.weight']
+    """
+    return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
+
+
+def load_numpy_state(module: nn.Module, state: dict[str, np.ndarray]) -> nn.Module:
+    """Load arrays made by :func:`state_to_numpy` into ``module`` in place.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A network of the same architecture, on its target device and dtype.
+    state : dict of str to ndarray
+        The arrays to load.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``module`` itself.
+
+    Examples
+    --------
+    >>> from skmnist._network import build_mlp, load_numpy_state, state_to_numpy
+    >>> a, b = build_mlp(4, (3,), 2), build_mlp(4, (3,), 2)
+    >>> _ = load_numpy_state(b, state_to_numpy(a))
+    >>> bool((a[0].weight == b[0].weight).all())
+    True
+    """
+    module.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state.items()})
+    return module
+
+
+def to_portable(module: nn.Module, architecture: dict) -> dict:
+    """Describe a fitted network by plain data: its architecture and host weights.
+
+    This is what a pickled estimator holds, so that a model trained on a GPU
+    loads on a machine without one.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A network made by :func:`build_mlp` with ``architecture``.
+    architecture : dict
+        The keyword arguments given to :func:`build_mlp`.
+
+    Returns
+    -------
+    dict
+        ``{"architecture": ..., "dtype": ..., "state": ...}``.
+
+    Examples
+    --------
+    >>> from skmnist._network import build_mlp, to_portable
+    >>> arch = {"n_features": 4, "hidden_layer_sizes": [3], "n_outputs": 2}
+    >>> to_portable(build_mlp(**arch), arch)["dtype"]
+    'float32'
+    """
+    dtype = next(module.parameters()).dtype
+    return {
+        "architecture": dict(architecture),
+        "dtype": str(dtype).removeprefix("torch."),
+        "state": state_to_numpy(module),
+    }
+
+
+def from_portable(portable: dict, device: torch.device | str) -> nn.Module:
+    """Rebuild the network described by :func:`to_portable` on ``device``.
+
+    Parameters
+    ----------
+    portable : dict
+        The output of :func:`to_portable`.
+    device : torch.device or str
+        Where to place the network.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The network with its weights, in evaluation mode.
+
+    Examples
+    --------
+    >>> from skmnist._network import build_mlp, from_portable, to_portable
+    >>> arch = {"n_features": 4, "hidden_layer_sizes": [3], "n_outputs": 2}
+    >>> from_portable(to_portable(build_mlp(**arch), arch), "cpu")[0]
+    Linear(in_features=4, out_features=3, bias=True)
+    """
+    module = build_mlp(**portable["architecture"])
+    module.to(dtype=getattr(torch, portable["dtype"]))
+    load_numpy_state(module, portable["state"])
+    return module.to(device).eval()

@@ -1,0 +1,638 @@
+"""MLPDigitClassifier: the scikit-learn contract around the torch training engine."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, compute_sample_weight
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import _engine
+from ._device import resolve_device
+from ._network import ACTIVATIONS, build_mlp, from_portable, state_to_numpy, to_portable
+
+__all__ = ["MLPDigitClassifier"]
+
+_FLOAT_DTYPES = (np.float32, np.float64)
+
+
+class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-layer perceptron classifier trained with PyTorch, on the GPU if any.
+
+    The model minimises the (optionally weighted, label-smoothed) cross-entropy
+    with minibatch Adam, AdamW or SGD. The training set is moved to the device
+    once and minibatches are drawn there by shuffled index, so a fit on a GPU
+    never waits for the host. Parameter and attribute names follow
+    :class:`sklearn.neural_network.MLPClassifier` where the meaning is the same.
+
+    The network computes in float64 when ``X`` is float64 and in float32
+    otherwise (on CUDA, float32 matrix products run in bfloat16 autocast).
+    Pass float32 input, e.g. through :class:`~skmnist.PixelScaler`, for speed.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int or int, default=(512, 256)
+        Width of each hidden layer. An empty tuple gives a linear softmax model.
+    activation : {"relu", "gelu", "silu", "tanh", "logistic", "identity"}, \
+            default="relu"
+        Activation of the hidden layers.
+    solver : {"adam", "adamw", "sgd"}, default="adam"
+        Optimizer. ``"adamw"`` decouples the ``alpha`` weight decay from the
+        gradient; ``"sgd"`` uses ``momentum`` and ``nesterovs_momentum``.
+    alpha : float, default=1e-4
+        Strength of the L2 penalty on the weights (not the biases), applied as
+        the optimizer's weight decay.
+    batch_size : int or "auto", default="auto"
+        Minibatch size; ``"auto"`` is ``min(128, n_samples)``. Values larger
+        than the number of samples are clipped with a warning.
+    learning_rate : {"cosine", "constant", "invscaling", "adaptive"}, \
+            default="cosine"
+        Learning-rate schedule. ``"cosine"`` anneals from
+        ``learning_rate_init`` to zero over the ``max_iter`` epochs of a
+        ``fit`` call; ``"invscaling"`` uses ``learning_rate_init / (t + 1) **
+        power_t`` with ``t`` the number of samples seen; ``"adaptive"`` divides
+        the rate by 5 each time the stopping criterion is met instead of
+        stopping, until it drops below 1e-6. :meth:`partial_fit` uses a
+        constant rate unless the schedule is ``"invscaling"``.
+    learning_rate_init : float, default=1e-3
+        Initial (peak) learning rate.
+    power_t : float, default=0.5
+        Exponent of the ``"invscaling"`` schedule.
+    max_iter : int, default=20
+        Maximum number of epochs (passes over the training data).
+    shuffle : bool, default=True
+        Whether to shuffle the samples at every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, dropout and the validation
+        split. An int makes fits reproducible on a given device; torch's
+        global random state is left untouched either way.
+    tol : float, default=1e-4
+        Minimum improvement of the training loss (or of the validation score
+        with ``early_stopping``) that counts as progress.
+    verbose : int, default=0
+        Print one line per epoch when positive.
+    warm_start : bool, default=False
+        Continue from the previous solution (weights, optimizer state and
+        history) in the next call to :meth:`fit`.
+    momentum : float, default=0.9
+        Momentum of the ``"sgd"`` solver.
+    nesterovs_momentum : bool, default=True
+        Use Nesterov momentum with the ``"sgd"`` solver.
+    early_stopping : bool, default=False
+        Hold out a stratified ``validation_fraction`` of the training data,
+        stop when its accuracy has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, and keep the weights of the best epoch.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    beta_1 : float, default=0.9
+        Decay rate of the first-moment estimates of Adam and AdamW.
+    beta_2 : float, default=0.999
+        Decay rate of the second-moment estimates of Adam and AdamW.
+    epsilon : float, default=1e-8
+        Numerical-stability term of Adam and AdamW.
+    n_iter_no_change : int or inf, default=10
+        Number of epochs without improvement by ``tol`` before stopping.
+    dropout : float, default=0.0
+        Dropout probability after each hidden layer during training.
+    label_smoothing : float, default=0.0
+        Label smoothing of the cross-entropy targets.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplied into ``sample_weight``.
+    device : str or torch.device, default="auto"
+        Where to train and predict: ``"auto"`` (CUDA if available, then MPS,
+        then the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, in the type they were given.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, when ``X`` had string column names.
+    module_ : torch.nn.Sequential
+        The fitted network, on ``device_``.
+    device_ : str
+        The device the model was trained on and predicts on.
+    n_iter_ : int
+        Number of epochs run, all fits and partial fits of this model together.
+    t_ : int
+        Number of training samples seen by the optimizer.
+    loss_curve_ : list of float
+        Mean training loss of each epoch (without the L2 term).
+    best_loss_ : float or None
+        Lowest training loss reached; None with ``early_stopping``.
+    validation_scores_ : list of float or None
+        Validation accuracy after each epoch with ``early_stopping``, else None.
+    best_validation_score_ : float or None
+        Best validation accuracy with ``early_stopping``, else None.
+    n_layers_ : int
+        Number of layers, input and output layers included.
+    n_outputs_ : int
+        Number of outputs (classes).
+    out_activation_ : str
+        Name of the output activation, ``"softmax"``.
+    coefs_ : list of ndarray
+        Weight matrices as ``(n_in, n_out)`` numpy arrays (a copy), as in
+        MLPClassifier.
+    intercepts_ : list of ndarray
+        Bias vectors as numpy arrays (a copy).
+
+    See Also
+    --------
+    sklearn.neural_network.MLPClassifier : The NumPy multi-layer perceptron.
+    skmnist.PixelScaler : Scales pixel intensities for this model.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skmnist import MLPDigitClassifier, PixelScaler
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = make_pipeline(
+    ...     PixelScaler(max_value=16),
+    ...     MLPDigitClassifier(hidden_layer_sizes=(64,), max_iter=10, random_state=0),
+    ... )
+    >>> clf.fit(X[:1500], y[:1500]).score(X[1500:], y[1500:]) > 0.9
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "solver": [StrOptions({"adam", "adamw", "sgd"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"cosine", "constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "device": [str, torch.device],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(512, 256),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate="cosine",
+        learning_rate_init=1e-3,
+        power_t=0.5,
+        max_iter=20,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=0,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        dropout=0.0,
+        label_smoothing=0.0,
+        class_weight=None,
+        device="auto",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.dropout = dropout
+        self.label_smoothing = label_smoothing
+        self.class_weight = class_weight
+        self.device = device
+
+    # ------------------------------------------------------------------ fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (float32 input trains in float32, float64 in float64).
+        y : array-like of shape (n_samples,)
+            Class labels of any type (ints, strings, ...).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights; an integer weight is equivalent to repeating
+            the sample (exactly so when a minibatch holds the whole data).
+
+        Returns
+        -------
+        self : MLPDigitClassifier
+            The fitted estimator.
+        """
+        incremental = self.warm_start and self._is_fitted()
+        return self._transaction(self._fit, X, y, sample_weight, None, incremental, False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train for one epoch on ``X`` and ``y``, keeping the optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A batch of training data.
+        y : array-like of shape (n_samples,)
+            Its labels, all of which must be in ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            Every label that will ever be seen. Required on the first call,
+            optional (but must match) afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights.
+
+        Returns
+        -------
+        self : MLPDigitClassifier
+            The updated estimator.
+        """
+        fitted = self._is_fitted()
+        if not fitted and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        return self._transaction(self._fit, X, y, sample_weight, classes, fitted, True)
+
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "module_")
+
+    def _transaction(self, method, *args):
+        """Run ``method``; on any error restore every attribute as it was."""
+        saved = dict(self.__dict__)
+        try:
+            return method(*args)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit(self, X, y, sample_weight, classes, incremental, one_epoch):
+        X, y = validate_data(
+            self, X, y, dtype=_FLOAT_DTYPES, reset=not incremental, order="C"
+        )
+        y_encoded, classes_ = self._encode_labels(y, classes, incremental)
+        weight = self._sample_weight(X, y_encoded, classes_, sample_weight, one_epoch)
+        hidden = self._hidden_layer_sizes()
+        device = resolve_device(self.device) if not incremental else self._device()
+        dtype = torch.float64 if X.dtype == np.float64 else torch.float32
+        if not incremental:
+            self._rng = check_random_state(self.random_state)
+        seed = int(self._rng.randint(np.iinfo(np.int32).max))
+        batch_size = self._batch_size(X.shape[0])
+        optimizer_config = self._optimizer_config(one_epoch)
+
+        with _engine.seeded(device, seed):
+            if incremental:
+                module = _engine.clone_module(self.module_)
+                state = self._training_state()
+            else:
+                architecture = {
+                    "n_features": X.shape[1],
+                    "hidden_layer_sizes": hidden,
+                    "n_outputs": len(classes_),
+                    "activation": self.activation,
+                    "dropout": float(self.dropout),
+                }
+                module = build_mlp(**architecture).to(device=device, dtype=dtype)
+                state = _engine.TrainingState()
+            optimizer = _engine.make_optimizer(module, optimizer_config)
+            if incremental and getattr(self, "_optimizer", None) is not None:
+                optimizer.load_state_dict(self._optimizer.state_dict())
+            X_train, y_train, w_train, validation = self._split(X, y_encoded, weight, one_epoch)
+            data = _engine.DeviceData.from_numpy(
+                X_train, y_train, w_train, device, next(module.parameters()).dtype
+            )
+            state = _engine.train_epochs(
+                module,
+                optimizer,
+                data,
+                state,
+                optimizer_config=optimizer_config,
+                stopping=_engine.StoppingConfig(
+                    self.tol, self.n_iter_no_change, validation is not None
+                ),
+                max_iter=1 if one_epoch else self.max_iter,
+                batch_size=min(batch_size, len(data)),
+                shuffle=self.shuffle,
+                label_smoothing=self.label_smoothing,
+                validation=validation,
+                check_stopping=not one_epoch,
+                verbose=self.verbose,
+            )
+        if not incremental:
+            self._architecture = architecture
+        self._store(module, optimizer, state, classes_, device, validation is not None)
+        if not (one_epoch or state.converged or state.diverged) and (
+            self.learning_rate not in ("cosine", "invscaling")
+        ):
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return self
+
+    # ---------------------------------------------------------- fit helpers
+
+    def _encode_labels(self, y, classes, incremental):
+        check_classification_targets(y)
+        target_type = type_of_target(y, input_name="y")
+        if target_type not in ("binary", "multiclass"):
+            raise ValueError(
+                f"{type(self).__name__} supports binary and multiclass targets, "
+                f"got a {target_type!r} target."
+            )
+        if classes is not None:
+            classes = np.unique(np.asarray(classes))
+            if incremental and not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"classes={classes.tolist()} is not the same as the classes "
+                    f"of the first partial_fit call: {self.classes_.tolist()}."
+                )
+        elif incremental:
+            classes = self.classes_
+        else:
+            classes = np.unique(y)
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes, but "
+                f"the data contains only one class: {classes[0]!r}."
+            )
+        unknown = np.setdiff1d(np.unique(y), classes)
+        if unknown.size:
+            raise ValueError(
+                f"y contains labels that are not among the classes "
+                f"{classes.tolist()}: {unknown.tolist()}."
+            )
+        return np.searchsorted(classes, y), classes
+
+    def _sample_weight(self, X, y_encoded, classes, sample_weight, one_epoch):
+        if sample_weight is None and self.class_weight is None:
+            return None
+        weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        if self.class_weight is not None:
+            class_weight = self.class_weight
+            if isinstance(class_weight, dict):
+                missing = set(class_weight) - set(classes.tolist())
+                if missing:
+                    raise ValueError(
+                        f"class_weight names labels that are not classes: {sorted(missing, key=str)}."
+                    )
+            weight = weight * compute_sample_weight(class_weight, classes[y_encoded])
+        if not weight.sum() > 0:
+            raise ValueError("sample_weight must have a positive sum.")
+        if not one_epoch and np.unique(y_encoded[weight > 0]).size < 2:
+            raise ValueError(
+                "sample_weight leaves samples of only one class with a positive "
+                "weight; at least 2 classes are needed."
+            )
+        return weight
+
+    def _hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}."
+            )
+        return [int(s) for s in sizes]
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(128, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                f"Got batch_size={self.batch_size}, larger than the {n_samples} "
+                "training samples; it is clipped to the number of samples.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return min(self.batch_size, n_samples)
+
+    def _optimizer_config(self, one_epoch):
+        schedule = self.learning_rate
+        if one_epoch and schedule == "cosine":
+            schedule = "constant"
+        return _engine.OptimizerConfig(
+            solver=self.solver,
+            learning_rate_init=self.learning_rate_init,
+            learning_rate=schedule,
+            power_t=self.power_t,
+            alpha=self.alpha,
+            momentum=self.momentum,
+            nesterovs_momentum=self.nesterovs_momentum,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+        )
+
+    def _split(self, X, y, weight, one_epoch):
+        """Hold out a stratified validation set when early stopping."""
+        if not self.early_stopping or one_epoch:
+            return X, y, weight, None
+        n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
+        if n_val < 1 or X.shape[0] - n_val < 1:
+            raise ValueError(
+                f"early_stopping with validation_fraction={self.validation_fraction} "
+                f"cannot split {X.shape[0]} samples into a training and a validation set."
+            )
+        arrays = [X, y] if weight is None else [X, y, weight]
+        seed = self._rng.randint(np.iinfo(np.int32).max)
+        try:
+            parts = train_test_split(*arrays, test_size=n_val, random_state=seed, stratify=y)
+        except ValueError:  # a class too small to stratify
+            parts = train_test_split(*arrays, test_size=n_val, random_state=seed)
+        X_train, X_val, y_train, y_val = parts[:4]
+        w_train, w_val = (parts[4], parts[5]) if weight is not None else (None, None)
+        return X_train, y_train, w_train, (X_val, y_val, w_val)
+
+    def _training_state(self):
+        early = self.validation_scores_ is not None
+        return _engine.TrainingState(
+            loss_curve=list(self.loss_curve_),
+            validation_scores=list(self.validation_scores_ or []),
+            best_loss=self.best_loss_ if self.best_loss_ is not None else np.inf,
+            best_validation_score=self.best_validation_score_ if early else -np.inf,
+            no_improvement_count=self._no_improvement_count,
+            n_iter=self.n_iter_,
+            t=self.t_,
+            learning_rate=self._learning_rate,
+        )
+
+    def _store(self, module, optimizer, state, classes, device, early):
+        self.module_ = module
+        self._optimizer = optimizer
+        self.classes_ = classes
+        self.device_ = str(device)
+        self.n_outputs_ = len(classes)
+        self.n_layers_ = sum(isinstance(m, torch.nn.Linear) for m in module) + 1
+        self.out_activation_ = "softmax"
+        self.n_iter_ = state.n_iter
+        self.t_ = state.t
+        self.loss_curve_ = state.loss_curve
+        self.best_loss_ = None if early else float(state.best_loss)
+        self.validation_scores_ = state.validation_scores if early else None
+        self.best_validation_score_ = float(state.best_validation_score) if early else None
+        self._no_improvement_count = state.no_improvement_count
+        self._learning_rate = state.learning_rate
+
+    def _device(self) -> torch.device:
+        return next(self.module_.parameters()).device
+
+    # -------------------------------------------------------------- predict
+
+    def _predict(self, X, output):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        return _engine.predict_batches(self.module_, X, output=output)
+
+    def predict_proba(self, X):
+        """Probability of each class for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Class probabilities, columns ordered as ``classes_``.
+        """
+        return self._predict(X, lambda logits: torch.softmax(logits, dim=1))
+
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities, computed stably.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities, columns ordered as ``classes_``.
+        """
+        return self._predict(X, lambda logits: torch.log_softmax(logits, dim=1))
+
+    def predict(self, X):
+        """Predict the class of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted labels, of the same type as ``classes_``.
+        """
+        indices = self._predict(X, lambda logits: logits.argmax(dim=1))
+        return self.classes_[indices]
+
+    # ------------------------------------------------------ weights as numpy
+
+    def _weights(self, suffix):
+        check_is_fitted(self)
+        state = state_to_numpy(self.module_)
+        return [v.T.copy() if v.ndim == 2 else v for k, v in state.items() if k.endswith(suffix)]
+
+    @property
+    def coefs_(self):
+        """Weight matrices of each layer, shape ``(n_in, n_out)``, as numpy copies."""
+        return self._weights("weight")
+
+    @property
+    def intercepts_(self):
+        """Bias vectors of each layer, as numpy copies."""
+        return self._weights("bias")
+
+    # ---------------------------------------------------------- persistence
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        if "module_" in state:
+            state["module_"] = to_portable(self.module_, self._architecture)
+        state.pop("_optimizer", None)
+        return state
+
+    def __setstate__(self, state):
+        if "module_" in state:
+            device = _loadable_device(state.get("device_", "cpu"))
+            state["module_"] = from_portable(state["module_"], device)
+            state["device_"] = str(device)
+        super().__setstate__(state)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = False
+        return tags
+
+
+def _loadable_device(saved: str) -> torch.device:
+    """The saved device if this machine has it, else the CPU (with a warning)."""
+    try:
+        return resolve_device(saved)
+    except ValueError:
+        warnings.warn(
+            f"This model was trained on {saved!r}, which is not available here; "
+            "it was loaded on the CPU.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return torch.device("cpu")
