@@ -1,0 +1,13 @@
+"""Datasets: MNIST and Fashion-MNIST loaders and an IDX file reader and writer.
+
+- :func:`load_mnist` and :func:`load_fashion_mnist` return the official data,
+  from the IDX files, from OpenML, or (MNIST only) from a small real subset
+  shipped with the package (``source="sample"``).
+- :func:`read_idx` and :func:`write_idx` read and write any IDX file, the
+  format of the original MNIST distribution.
+"""
+
+from ._idx import read_idx, write_idx
+from ._mnist import load_fashion_mnist, load_mnist
+
+__all__ = ["load_fashion_mnist", "load_mnist", "read_idx", "write_idx"]
