@@ -64,7 +64,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
                 "device='auto' or 'cpu', or install a CUDA build of PyTorch."
             )
         count = torch.cuda.device_count()
-        index = torch.cuda.current_device() if resolved.index is None else resolved.index
+        index = (
+            torch.cuda.current_device() if resolved.index is None else resolved.index
+        )
         if index >= count:
             raise ValueError(
                 f"device={device!r} was requested but only {count} CUDA "

@@ -125,7 +125,9 @@ def load_numpy_state(module: nn.Module, state: dict[str, np.ndarray]) -> nn.Modu
     >>> bool((a[0].weight == b[0].weight).all())
     True
     """
-    module.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state.items()})
+    module.load_state_dict(
+        {k: torch.from_numpy(np.asarray(v)) for k, v in state.items()}
+    )
     return module
 
 

@@ -12,8 +12,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 from . import _engine
 from ._device import resolve_device
@@ -109,6 +113,11 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     device : str or torch.device, default="auto"
         Where to train and predict: ``"auto"`` (CUDA if available, then MPS,
         then the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+    callbacks : list of callable or None, default=None
+        Called after every epoch with a dict of ``epoch``, ``loss``,
+        ``validation_score`` (None without early stopping), ``learning_rate``
+        and ``duration`` (seconds). A callback that returns True stops the
+        training, for custom logging or stopping rules.
 
     Attributes
     ----------
@@ -166,11 +175,17 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "solver": [StrOptions({"adam", "adamw", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "learning_rate": [StrOptions({"cosine", "constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
@@ -195,6 +210,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "device": [str, torch.device],
+        "callbacks": [list, None],
     }
 
     def __init__(
@@ -226,6 +242,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         label_smoothing=0.0,
         class_weight=None,
         device="auto",
+        callbacks=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -253,6 +270,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
         self.device = device
+        self.callbacks = callbacks
 
     # ------------------------------------------------------------------ fit
 
@@ -276,7 +294,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         incremental = self.warm_start and self._is_fitted()
-        return self._transaction(self._fit, X, y, sample_weight, None, incremental, False)
+        return self._transaction(
+            self._fit, X, y, sample_weight, None, incremental, False
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -332,7 +352,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         batch_size = self._batch_size(X.shape[0])
         optimizer_config = self._optimizer_config(one_epoch)
 
-        with _engine.seeded(device, seed):
+        with _engine.seeded(device, seed), _engine.flush_denormals():
             if incremental:
                 module = _engine.clone_module(self.module_)
                 state = self._training_state()
@@ -349,7 +369,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             optimizer = _engine.make_optimizer(module, optimizer_config)
             if incremental and getattr(self, "_optimizer", None) is not None:
                 optimizer.load_state_dict(self._optimizer.state_dict())
-            X_train, y_train, w_train, validation = self._split(X, y_encoded, weight, one_epoch)
+            X_train, y_train, w_train, validation = self._split(
+                X, y_encoded, weight, one_epoch
+            )
             data = _engine.DeviceData.from_numpy(
                 X_train, y_train, w_train, device, next(module.parameters()).dtype
             )
@@ -369,6 +391,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
                 validation=validation,
                 check_stopping=not one_epoch,
                 verbose=self.verbose,
+                callbacks=self.callbacks or (),
             )
         if not incremental:
             self._architecture = architecture
@@ -387,13 +410,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     # ---------------------------------------------------------- fit helpers
 
     def _encode_labels(self, y, classes, incremental):
-        check_classification_targets(y)
-        target_type = type_of_target(y, input_name="y")
-        if target_type not in ("binary", "multiclass"):
-            raise ValueError(
-                f"{type(self).__name__} supports binary and multiclass targets, "
-                f"got a {target_type!r} target."
-            )
+        check_classification_targets(y)  # y is 1-D here: binary or multiclass
         if classes is not None:
             classes = np.unique(np.asarray(classes))
             if incremental and not np.array_equal(classes, self.classes_):
@@ -421,14 +438,17 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     def _sample_weight(self, X, y_encoded, classes, sample_weight, one_epoch):
         if sample_weight is None and self.class_weight is None:
             return None
-        weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
         if self.class_weight is not None:
             class_weight = self.class_weight
             if isinstance(class_weight, dict):
                 missing = set(class_weight) - set(classes.tolist())
                 if missing:
                     raise ValueError(
-                        f"class_weight names labels that are not classes: {sorted(missing, key=str)}."
+                        "class_weight names labels that are not classes: "
+                        f"{sorted(missing, key=str)}."
                     )
             weight = weight * compute_sample_weight(class_weight, classes[y_encoded])
         if not weight.sum() > 0:
@@ -443,9 +463,12 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+        if not all(
+            isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes
+        ):
             raise ValueError(
-                f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}."
+                "hidden_layer_sizes must be positive integers, got "
+                f"{self.hidden_layer_sizes!r}."
             )
         return [int(s) for s in sizes]
 
@@ -486,12 +509,15 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         if n_val < 1 or X.shape[0] - n_val < 1:
             raise ValueError(
                 f"early_stopping with validation_fraction={self.validation_fraction} "
-                f"cannot split {X.shape[0]} samples into a training and a validation set."
+                f"cannot split {X.shape[0]} samples into a training and a "
+                "validation set."
             )
         arrays = [X, y] if weight is None else [X, y, weight]
         seed = self._rng.randint(np.iinfo(np.int32).max)
         try:
-            parts = train_test_split(*arrays, test_size=n_val, random_state=seed, stratify=y)
+            parts = train_test_split(
+                *arrays, test_size=n_val, random_state=seed, stratify=y
+            )
         except ValueError:  # a class too small to stratify
             parts = train_test_split(*arrays, test_size=n_val, random_state=seed)
         X_train, X_val, y_train, y_val = parts[:4]
@@ -524,7 +550,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         self.loss_curve_ = state.loss_curve
         self.best_loss_ = None if early else float(state.best_loss)
         self.validation_scores_ = state.validation_scores if early else None
-        self.best_validation_score_ = float(state.best_validation_score) if early else None
+        self.best_validation_score_ = (
+            float(state.best_validation_score) if early else None
+        )
         self._no_improvement_count = state.no_improvement_count
         self._learning_rate = state.learning_rate
 
@@ -589,7 +617,11 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     def _weights(self, suffix):
         check_is_fitted(self)
         state = state_to_numpy(self.module_)
-        return [v.T.copy() if v.ndim == 2 else v for k, v in state.items() if k.endswith(suffix)]
+        return [
+            v.T.copy() if v.ndim == 2 else v
+            for k, v in state.items()
+            if k.endswith(suffix)
+        ]
 
     @property
     def coefs_(self):

@@ -1,0 +1,497 @@
+"""Behaviour of MLPDigitClassifier beyond scikit-learn's generic checks."""
+
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+
+from skmnist import MLPDigitClassifier, PixelScaler
+from skmnist._engine import predict_batches
+
+SMALL = {
+    "hidden_layer_sizes": (32,),
+    "max_iter": 5,
+    "batch_size": 32,
+    "learning_rate_init": 3e-3,
+    "device": "cpu",
+}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """8x8 digits scaled to [0, 1] as float32, split into train and test."""
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+
+
+def assert_same_model(a, b, X):
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    for wa, wb in zip(a.coefs_, b.coefs_, strict=True):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_learns_digits(digits):
+    X_train, X_test, y_train, y_test = digits
+    clf = MLPDigitClassifier(max_iter=15, random_state=0).fit(X_train, y_train)
+    assert clf.score(X_test, y_test) > 0.95
+    assert clf.n_iter_ == 15 == len(clf.loss_curve_)
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0] / 5
+    assert clf.t_ == 15 * len(X_train)
+    assert clf.device_ == "cpu"
+    assert clf.best_loss_ == min(clf.loss_curve_)
+    assert clf.validation_scores_ is None and clf.best_validation_score_ is None
+    assert [w.shape for w in clf.coefs_] == [(64, 512), (512, 256), (256, 10)]
+    assert [b.shape for b in clf.intercepts_] == [(512,), (256,), (10,)]
+    assert clf.n_layers_ == 4 and clf.n_outputs_ == 10
+
+
+def test_probabilities(digits):
+    X_train, X_test, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, random_state=0).fit(X_train, y_train)
+    proba = clf.predict_proba(X_test)
+    assert proba.dtype == np.float32 and proba.shape == (len(X_test), 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X_test)), proba, rtol=1e-4)
+    np.testing.assert_array_equal(
+        clf.classes_[proba.argmax(axis=1)], clf.predict(X_test)
+    )
+
+
+def test_compute_dtype_follows_input(digits):
+    X_train, _, y_train, _ = digits
+    for X, dtype in [
+        (X_train, torch.float32),
+        (X_train.astype(np.float64), torch.float64),
+        ((X_train * 16).astype(np.uint8), torch.float32),
+    ]:
+        clf = MLPDigitClassifier(**SMALL, random_state=0).fit(X, y_train)
+        assert next(clf.module_.parameters()).dtype == dtype
+
+
+def test_string_and_binary_labels(digits):
+    X_train, X_test, y_train, y_test = digits
+    names = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )
+    clf = MLPDigitClassifier(max_iter=10, random_state=0).fit(X_train, names[y_train])
+    assert clf.classes_.dtype.kind == "U"
+    assert set(clf.classes_) == set(names)
+    assert clf.predict(X_test).dtype.kind == "U"
+    assert clf.score(X_test, names[y_test]) > 0.9
+
+    odd = np.where(y_train % 2 == 1, "odd", "even")
+    binary = MLPDigitClassifier(**SMALL, random_state=0).fit(X_train, odd)
+    assert list(binary.classes_) == ["even", "odd"]
+    assert binary.predict_proba(X_test).shape == (len(X_test), 2)
+
+
+def test_rejects_unsupported_targets(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        clf.fit(X_train, y_train + 0.5)
+    with pytest.raises(ValueError, match="y should be a 1d array"):
+        clf.fit(X_train, np.eye(10, dtype=int)[y_train])
+    with pytest.raises(ValueError, match="only one class"):
+        clf.fit(X_train, np.zeros(len(X_train), dtype=int))
+
+
+def test_reproducible_and_leaves_global_rng_alone(digits):
+    X_train, X_test, y_train, _ = digits
+    params = dict(SMALL, dropout=0.2, early_stopping=True)
+    torch.manual_seed(123)
+    before = torch.get_rng_state().clone()
+    a = MLPDigitClassifier(**params, random_state=7).fit(X_train, y_train)
+    assert torch.equal(torch.get_rng_state(), before)
+    b = MLPDigitClassifier(**params, random_state=7).fit(X_train, y_train)
+    assert_same_model(a, b, X_test)
+    c = MLPDigitClassifier(**params, random_state=8).fit(X_train, y_train)
+    assert not np.array_equal(a.predict_proba(X_test), c.predict_proba(X_test))
+
+
+def test_random_state_instance_is_consumed(digits):
+    X_train, X_test, y_train, _ = digits
+    rng = np.random.RandomState(0)
+    a = MLPDigitClassifier(**SMALL, random_state=rng).fit(X_train, y_train)
+    b = MLPDigitClassifier(**SMALL, random_state=rng).fit(X_train, y_train)
+    assert not np.array_equal(a.predict_proba(X_test), b.predict_proba(X_test))
+
+
+def test_pipeline_grid_search_parallel(digits):
+    X_train, X_test, y_train, y_test = digits
+    X_raw = (X_train * 255).astype(np.uint8)
+    pipe = make_pipeline(
+        PixelScaler(),
+        MLPDigitClassifier(
+            max_iter=4,
+            batch_size=32,
+            learning_rate_init=3e-3,
+            random_state=0,
+            device="cpu",
+        ),
+    )
+    grid = GridSearchCV(
+        pipe,
+        {
+            "mlpdigitclassifier__hidden_layer_sizes": [(16,), (64,)],
+            "mlpdigitclassifier__solver": ["adam", "sgd"],
+        },
+        cv=2,
+        n_jobs=2,
+    ).fit(X_raw, y_train)
+    assert grid.cv_results_["mean_test_score"].shape == (4,)
+    assert grid.best_params_["mlpdigitclassifier__hidden_layer_sizes"] == (64,)
+    assert grid.score((X_test * 255).astype(np.uint8), y_test) > 0.85
+
+    serial = GridSearchCV(pipe, grid.param_grid, cv=2, n_jobs=1).fit(X_raw, y_train)
+    np.testing.assert_allclose(
+        serial.cv_results_["mean_test_score"], grid.cv_results_["mean_test_score"]
+    )
+
+
+def test_joblib_round_trip_is_device_independent(digits, tmp_path):
+    X_train, X_test, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, random_state=0).fit(X_train, y_train)
+    path = tmp_path / "model.joblib"
+    joblib.dump(clf, path)
+    loaded = joblib.load(path)
+    assert_same_model(clf, loaded, X_test)
+    assert loaded.get_params() == clf.get_params()
+
+    # The pickle holds numpy weights and plain data only: no torch tensor,
+    # hence nothing bound to the device the model was trained on.
+    payload = pickle.dumps(clf)
+    assert b"torch" not in payload
+
+
+def test_model_trained_on_cuda_loads_on_cpu(digits):
+    """A model saved from a CUDA device loads on a CPU-only machine, with a warning."""
+    X_train, X_test, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, random_state=0).fit(X_train, y_train)
+    expected = clf.predict_proba(X_test)
+    clf.device_ = "cuda:0"  # as stored by a fit on a GPU
+    payload = pickle.dumps(clf)
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA, so the CPU fallback is not exercised")
+    with pytest.warns(UserWarning, match="trained on 'cuda:0'.*loaded on the CPU"):
+        loaded = pickle.loads(payload)
+    assert loaded.device_ == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), expected)
+
+
+def test_pickle_excludes_optimizer_but_partial_fit_continues(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, random_state=0).fit(X_train, y_train)
+    loaded = pickle.loads(pickle.dumps(clf))
+    assert "_optimizer" not in loaded.__dict__
+    loaded.partial_fit(X_train, y_train)
+    assert loaded.n_iter_ == clf.n_iter_ + 1
+
+
+def test_sample_weight_zero_equals_removal_and_integer_equals_repetition(digits):
+    X_train, X_test, y_train, _ = digits
+    X, y = X_train[:60].astype(np.float64), y_train[:60]
+    rng = np.random.RandomState(0)
+    weight = rng.randint(0, 3, size=len(y))
+    full_batch = dict(
+        hidden_layer_sizes=(16,),
+        max_iter=30,
+        batch_size=200,
+        random_state=0,
+        device="cpu",
+    )
+    weighted = MLPDigitClassifier(**full_batch).fit(X, y, sample_weight=weight)
+    repeated = MLPDigitClassifier(**full_batch).fit(
+        np.repeat(X, weight, axis=0), np.repeat(y, weight)
+    )
+    np.testing.assert_allclose(
+        weighted.predict_proba(X_test), repeated.predict_proba(X_test), rtol=1e-7
+    )
+
+
+def test_sample_weight_changes_the_fit(digits):
+    X_train, X_test, y_train, _ = digits
+    weight = np.where(y_train == 3, 20.0, 1.0)
+    plain = MLPDigitClassifier(**SMALL, random_state=0).fit(X_train, y_train)
+    heavy = MLPDigitClassifier(**SMALL, random_state=0).fit(
+        X_train, y_train, sample_weight=weight
+    )
+    assert (heavy.predict(X_test) == 3).sum() > (plain.predict(X_test) == 3).sum()
+    original = weight.copy()
+    MLPDigitClassifier(**SMALL, class_weight={3: 5.0}).fit(X_train, y_train, weight)
+    np.testing.assert_array_equal(weight, original)
+
+
+def test_class_weight_validation(digits):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(ValueError, match="class_weight names labels"):
+        MLPDigitClassifier(**SMALL, class_weight={42: 2.0}).fit(X_train, y_train)
+    balanced = MLPDigitClassifier(
+        **dict(SMALL, max_iter=10), class_weight="balanced", random_state=0
+    )
+    assert balanced.fit(X_train, y_train).score(X_train, y_train) > 0.9
+
+
+def test_warm_start_continues(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(**dict(SMALL, max_iter=3), warm_start=True, random_state=0)
+    clf.fit(X_train, y_train)
+    first_curve = list(clf.loss_curve_)
+    module = clf.module_
+    clf.fit(X_train, y_train)
+    assert clf.n_iter_ == 6 and clf.loss_curve_[:3] == first_curve
+    assert clf.module_ is not module  # trained on a copy, swapped in on success
+    assert clf.loss_curve_[-1] < first_curve[-1]
+
+    with pytest.raises(ValueError, match="not among the classes"):
+        clf.fit(X_train, y_train + 10)
+    assert clf.n_iter_ == 6
+    cold = clone(clf).set_params(warm_start=False).fit(X_train, y_train)
+    assert cold.n_iter_ == 3
+
+
+def test_partial_fit(digits):
+    X_train, X_test, y_train, y_test = digits
+    clf = MLPDigitClassifier(
+        hidden_layer_sizes=(64,), batch_size=32, random_state=0, device="cpu"
+    )
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X_train, y_train)
+    classes = np.arange(10)
+    for chunk in np.array_split(np.arange(len(X_train)), 4):
+        clf.partial_fit(X_train[chunk], y_train[chunk], classes=classes)
+    for _ in range(5):
+        clf.partial_fit(X_train, y_train)
+    assert clf.n_iter_ == 9
+    assert clf.t_ == 6 * len(X_train)
+    assert clf.score(X_test, y_test) > 0.9
+    with pytest.raises(ValueError, match="not among the classes"):
+        clf.partial_fit(X_train[:5], np.full(5, 11))
+    with pytest.raises(ValueError, match="not the same as the classes"):
+        clf.partial_fit(X_train, y_train, classes=np.arange(11))
+    with pytest.raises(ValueError, match="X has 10 features"):
+        clf.partial_fit(X_train[:, :10], y_train)
+    assert clf.n_iter_ == 9
+
+
+def test_partial_fit_single_class_batch_is_allowed(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, random_state=0)
+    ones = y_train == 1
+    clf.partial_fit(X_train[ones], y_train[ones], classes=np.arange(10))
+    assert clf.n_iter_ == 1
+
+
+def test_early_stopping_keeps_best_epoch(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(
+        hidden_layer_sizes=(64,),
+        early_stopping=True,
+        n_iter_no_change=2,
+        tol=0.5,
+        max_iter=50,
+        random_state=0,
+        device="cpu",
+    ).fit(X_train, y_train)
+    assert (
+        clf.n_iter_ == 4
+    )  # the first epoch sets the bar; no later one beats it by 0.5
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None
+
+    patient = MLPDigitClassifier(
+        hidden_layer_sizes=(64,),
+        early_stopping=True,
+        max_iter=8,
+        batch_size=32,
+        learning_rate_init=3e-3,
+        random_state=0,
+        device="cpu",
+    ).fit(X_train, y_train)
+    assert patient.best_validation_score_ > 0.9
+
+
+def test_training_loss_stopping_and_convergence_warning(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(
+        **dict(SMALL, max_iter=100),
+        learning_rate="constant",
+        tol=10.0,
+        n_iter_no_change=3,
+    )
+    clf.fit(X_train, y_train)
+    assert clf.n_iter_ == 5  # epoch 1 improves on inf; epochs 2-5 do not by tol
+    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+        MLPDigitClassifier(**SMALL, learning_rate="constant").fit(X_train, y_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        MLPDigitClassifier(**SMALL).fit(
+            X_train, y_train
+        )  # cosine: the budget is the plan
+
+
+@pytest.mark.parametrize("schedule", ["constant", "invscaling", "adaptive", "cosine"])
+@pytest.mark.parametrize("solver", ["adam", "adamw", "sgd"])
+def test_solvers_and_schedules_learn(digits, solver, schedule):
+    X_train, X_test, y_train, y_test = digits
+    lr = 0.1 if solver == "sgd" else 3e-3
+    clf = MLPDigitClassifier(
+        hidden_layer_sizes=(64,),
+        solver=solver,
+        learning_rate=schedule,
+        learning_rate_init=lr,
+        max_iter=8,
+        batch_size=32,
+        random_state=0,
+        device="cpu",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X_train, y_train)
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    if schedule != "invscaling":  # lr / sqrt(samples seen) is slow by design
+        assert clf.score(X_test, y_test) > 0.9
+
+
+def test_activations_dropout_and_label_smoothing(digits):
+    X_train, X_test, y_train, y_test = digits
+    for activation in ["identity", "logistic", "tanh", "relu", "gelu", "silu"]:
+        clf = MLPDigitClassifier(
+            **dict(SMALL, max_iter=10, hidden_layer_sizes=(64,)),
+            activation=activation,
+            dropout=0.1,
+            label_smoothing=0.1,
+            random_state=0,
+        ).fit(X_train, y_train)
+        assert clf.score(X_test, y_test) > 0.85, activation
+    linear = MLPDigitClassifier(**dict(SMALL, hidden_layer_sizes=())).fit(
+        X_train, y_train
+    )
+    assert [w.shape for w in linear.coefs_] == [(64, 10)]
+
+
+def test_divergence_keeps_last_finite_weights(digits):
+    X_train, X_test, y_train, _ = digits
+    clf = MLPDigitClassifier(
+        **dict(SMALL, learning_rate_init=1e6),
+        solver="sgd",
+        learning_rate="constant",
+        momentum=0.0,
+        random_state=0,
+    )
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        clf.fit(X_train * 1e3, y_train)
+    assert np.isfinite(clf.predict_proba(X_test)).all()
+    assert all(np.isfinite(loss) for loss in clf.loss_curve_)
+
+
+def test_failed_fit_leaves_fitted_model_intact(digits):
+    X_train, X_test, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, random_state=0).fit(X_train, y_train)
+    before = dict(clf.__dict__)
+    proba = clf.predict_proba(X_test)
+    with pytest.raises(ValueError):
+        clf.fit(X_train[:, :5], np.zeros(len(X_train)))
+    with pytest.raises(ValueError):
+        clf.set_params(batch_size=0).fit(X_train, y_train)
+    clf.set_params(batch_size="auto")
+    assert clf.__dict__.keys() == before.keys()
+    assert clf.n_features_in_ == 64
+    np.testing.assert_array_equal(clf.predict_proba(X_test), proba)
+
+
+def test_device_selection():
+    X = np.random.RandomState(0).rand(20, 3).astype(np.float32)
+    y = np.arange(20) % 2
+    assert MLPDigitClassifier(**dict(SMALL, device="auto")).fit(X, y).device_ in (
+        "cpu",
+        "mps",
+        *(f"cuda:{i}" for i in range(8)),
+    )
+    assert (
+        MLPDigitClassifier(**dict(SMALL, device=torch.device("cpu"))).fit(X, y).device_
+        == "cpu"
+    )
+    with pytest.raises(ValueError, match="is not a device"):
+        MLPDigitClassifier(**dict(SMALL, device="tpu")).fit(X, y)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            MLPDigitClassifier(**dict(SMALL, device="cuda")).fit(X, y)
+
+
+def test_batch_size_larger_than_data_is_clipped():
+    X = np.random.RandomState(0).rand(20, 3).astype(np.float32)
+    y = np.arange(20) % 2
+    with pytest.warns(UserWarning, match="batch_size=64, larger than the 20"):
+        MLPDigitClassifier(**dict(SMALL, batch_size=64)).fit(X, y)
+
+
+def test_predictions_are_batched_without_changing_results(digits):
+    X_train, X_test, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, random_state=0).fit(X_train, y_train)
+    whole = predict_batches(clf.module_, X_test, batch_rows=len(X_test))
+    np.testing.assert_allclose(
+        predict_batches(clf.module_, X_test, batch_rows=7), whole, rtol=1e-6, atol=1e-6
+    )
+
+
+def test_pandas_feature_names(digits):
+    pd = pytest.importorskip("pandas")
+    X_train, X_test, y_train, _ = digits
+    columns = [f"px{i}" for i in range(X_train.shape[1])]
+    clf = MLPDigitClassifier(**SMALL).fit(
+        pd.DataFrame(X_train, columns=columns), y_train
+    )
+    np.testing.assert_array_equal(clf.feature_names_in_, columns)
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(pd.DataFrame(X_test, columns=columns[::-1]))
+
+
+def test_verbose_prints_one_line_per_epoch(digits, capsys):
+    X_train, _, y_train, _ = digits
+    MLPDigitClassifier(**SMALL, verbose=1).fit(X_train, y_train)
+    lines = [
+        line
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("Epoch")
+    ]
+    assert len(lines) == SMALL["max_iter"]
+    assert "loss = " in lines[0]
+
+
+def test_unfitted_errors():
+    with pytest.raises(NotFittedError):
+        MLPDigitClassifier().predict_proba(np.zeros((2, 3)))
+    with pytest.raises(NotFittedError):
+        _ = MLPDigitClassifier().coefs_
+
+
+def test_callbacks_see_every_epoch_and_can_stop(digits):
+    X_train, _, y_train, _ = digits
+    seen = []
+    MLPDigitClassifier(**SMALL, callbacks=[seen.append]).fit(X_train, y_train)
+    assert [info["epoch"] for info in seen] == [1, 2, 3, 4, 5]
+    assert seen[0].keys() == {
+        "epoch",
+        "loss",
+        "validation_score",
+        "learning_rate",
+        "duration",
+    }
+    assert seen[-1]["learning_rate"] < seen[0]["learning_rate"]  # cosine decay
+
+    def stop_after_two(info):
+        return info["epoch"] >= 2
+
+    clf = MLPDigitClassifier(**SMALL, callbacks=[stop_after_two]).fit(X_train, y_train)
+    assert clf.n_iter_ == 2
