@@ -1,0 +1,34 @@
+# Two entry points for a fresh clone: `make demo` (the main job) and `make test`.
+# Both create .venv and install skmnist with the pinned torch CPU build first.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.skmnist-installed
+MNIST_DIR ?= ../shared/data/mnist
+
+.PHONY: demo test lint clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,cli]"
+	touch $(STAMP)
+
+# Train the default pipeline and report accuracy, fit time and device: on full
+# MNIST when its IDX files are in $(MNIST_DIR), else on the embedded sample.
+demo: $(STAMP)
+	@if [ -f "$(MNIST_DIR)/train-images-idx3-ubyte.gz" ] || [ -f "$(MNIST_DIR)/train-images-idx3-ubyte" ]; then \
+		$(BIN)/skmnist train --source idx --data-home "$(MNIST_DIR)"; \
+	else \
+		$(BIN)/skmnist train --source sample; \
+	fi
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check skmnist tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
