@@ -1,0 +1,38 @@
+"""The classifier on real MNIST digits from ../shared/data/mnist (skips without them)."""
+
+import numpy as np
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+
+from skmnist import MLPDigitClassifier, PixelScaler
+from skmnist.datasets import load_mnist
+
+
+def test_pipeline_on_an_mnist_subset(mnist_dir):
+    X_train, y_train = load_mnist(mnist_dir, subset="train", source="idx", return_X_y=True)
+    X_test, y_test = load_mnist(mnist_dir, subset="test", source="idx", return_X_y=True)
+    clf = make_pipeline(
+        PixelScaler(),
+        MLPDigitClassifier(hidden_layer_sizes=(256,), max_iter=4, random_state=0),
+    )
+    clf.fit(X_train[:10_000], y_train[:10_000])
+    accuracy = clf.score(X_test[:2_000], y_test[:2_000])
+    assert accuracy > 0.95
+    assert clf[-1].loss_curve_[-1] < 0.15
+    proba = clf.predict_proba(X_test[:2_000])
+    assert proba.shape == (2_000, 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_cross_val_score_on_real_digits(mnist_dir):
+    X, y = load_mnist(mnist_dir, subset="test", source="idx", return_X_y=True)
+    scores = cross_val_score(
+        make_pipeline(
+            PixelScaler(),
+            MLPDigitClassifier(hidden_layer_sizes=(64,), max_iter=3, random_state=0),
+        ),
+        X[:3_000],
+        y[:3_000],
+        cv=3,
+    )
+    assert scores.shape == (3,) and scores.min() > 0.85
