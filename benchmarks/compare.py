@@ -1,0 +1,225 @@
+"""Side-by-side: skmnist vs scikit-learn's MLPClassifier vs skorch vs a plain torch loop.
+
+All four train the same network (784-256-10, ReLU, Adam at 1e-3, batch 128,
+5 epochs, no L2 penalty, no early stopping) on full MNIST scaled to [0, 1] as
+float32, in one process, repeats interleaved. Reported per contender: median
+fit time, predict throughput (images/s through predict_proba on the 10,000
+test images), test accuracy, peak extra resident memory during fit, and the
+ratio of each median fit time to skmnist's.
+
+Run: ``python benchmarks/compare.py [--repeats 3] [--device cpu]``. Needs the
+bench extra (skorch, psutil). Writes benchmarks/results/compare_<device>.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+import warnings
+
+import numpy as np
+import psutil
+import torch
+from _common import load_full_mnist, machine, write_results
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+from torch import nn
+
+from skmnist import MLPDigitClassifier, PixelScaler
+
+HIDDEN, EPOCHS, BATCH, LR = 256, 5, 128, 1e-3
+
+
+class PeakRSS:
+    """Peak resident memory above the level at entry, sampled every 5 ms."""
+
+    def __init__(self) -> None:
+        self.process = psutil.Process()
+        self.peak = 0
+
+    def __enter__(self) -> PeakRSS:
+        self.base = self.process.memory_info().rss
+        self.peak = self.base
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.005)
+
+    def __exit__(self, *exc) -> None:
+        self.running = False
+        self.thread.join()
+
+    @property
+    def extra_mb(self) -> float:
+        return (self.peak - self.base) / 2**20
+
+
+def _network(n_features: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(n_features, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 10))
+
+
+class TorchLoop:
+    """The hand-written baseline: tensors in memory, shuffled index minibatches."""
+
+    def __init__(self, device: str, seed: int) -> None:
+        self.device, self.seed = torch.device(device), seed
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> TorchLoop:
+        torch.manual_seed(self.seed)
+        X_t = torch.from_numpy(X).to(self.device)
+        y_t = torch.from_numpy(y.astype(np.int64)).to(self.device)
+        self.model = _network(X.shape[1]).to(self.device)
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=LR)
+        loss_fn = nn.CrossEntropyLoss()
+        for _ in range(EPOCHS):
+            order = torch.randperm(len(X_t), device=self.device)
+            for start in range(0, len(X_t), BATCH):
+                index = order[start : start + BATCH]
+                loss = loss_fn(self.model(X_t[index]), y_t[index])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        return self
+
+    @torch.inference_mode()
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        logits = self.model(torch.from_numpy(X).to(self.device))
+        return torch.softmax(logits, dim=1).cpu().numpy()
+
+
+def contenders(device: str, seed: int) -> dict:
+    from skorch import NeuralNetClassifier
+
+    return {
+        "skmnist": lambda: MLPDigitClassifier(
+            hidden_layer_sizes=(HIDDEN,),
+            solver="adam",
+            learning_rate="constant",
+            learning_rate_init=LR,
+            batch_size=BATCH,
+            max_iter=EPOCHS,
+            alpha=0.0,
+            n_iter_no_change=np.inf,
+            random_state=seed,
+            device=device,
+        ),
+        "sklearn MLPClassifier": lambda: MLPClassifier(
+            hidden_layer_sizes=(HIDDEN,),
+            solver="adam",
+            learning_rate_init=LR,
+            batch_size=BATCH,
+            max_iter=EPOCHS,
+            alpha=0.0,
+            n_iter_no_change=EPOCHS + 1,
+            random_state=seed,
+        ),
+        "skorch": lambda: NeuralNetClassifier(
+            _network(784),
+            criterion=nn.CrossEntropyLoss,
+            optimizer=torch.optim.Adam,
+            lr=LR,
+            batch_size=BATCH,
+            max_epochs=EPOCHS,
+            train_split=None,
+            iterator_train__shuffle=True,
+            device=device,
+            verbose=0,
+        ),
+        "plain torch loop": lambda: TorchLoop(device, seed),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+
+    X_train, y_train, X_test, y_test = load_full_mnist()
+    scaler = PixelScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)
+
+    makers = contenders(args.device, seed=0)
+    runs: dict[str, list[dict]] = {name: [] for name in makers}
+    for repeat in range(args.repeats):
+        for name, make in makers.items():
+            model = make()
+            with warnings.catch_warnings(), PeakRSS() as memory:
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                started = time.perf_counter()
+                model.fit(X_train, y_train)
+                fit_time = time.perf_counter() - started
+            started = time.perf_counter()
+            proba = model.predict_proba(X_test)
+            predict_time = time.perf_counter() - started
+            accuracy = float((proba.argmax(axis=1) == y_test).mean())
+            runs[name].append(
+                {
+                    "fit_time_s": fit_time,
+                    "predict_images_per_s": len(X_test) / predict_time,
+                    "accuracy": accuracy,
+                    "peak_extra_rss_mb": memory.extra_mb,
+                }
+            )
+            print(f"repeat {repeat} {name}: {runs[name][-1]}", flush=True)
+
+    summary = {}
+    for name, results in runs.items():
+        summary[name] = {
+            key: statistics.median(r[key] for r in results) for key in results[0]
+        }
+    reference = summary["skmnist"]["fit_time_s"]
+    for values in summary.values():
+        values["fit_time_vs_skmnist"] = values["fit_time_s"] / reference
+
+    payload = {
+        "machine": machine(),
+        "config": {
+            "network": f"784-{HIDDEN}-10 relu",
+            "optimizer": f"adam lr={LR}",
+            "batch_size": BATCH,
+            "epochs": EPOCHS,
+            "device": args.device,
+            "repeats": args.repeats,
+            "train_samples": len(X_train),
+            "test_samples": len(X_test),
+        },
+        "summary": summary,
+        "runs": runs,
+    }
+    info = payload["machine"]
+    lines = [
+        f"# skmnist vs MLPClassifier vs skorch vs plain torch ({args.device})",
+        "",
+        f"Machine: {info['cpu']} ({info['cpu_count']} cores, {info['torch_threads']} "
+        f"torch threads), GPU: {info['gpu']}; torch {info['torch']}, "
+        f"scikit-learn {info['sklearn']}, {info['platform']}.",
+        "",
+        f"Same network for all: 784-{HIDDEN}-10 ReLU, Adam lr {LR}, batch {BATCH}, "
+        f"{EPOCHS} epochs, 60,000 training images as float32 in [0, 1]; medians of "
+        f"{args.repeats} interleaved repeats in one process.",
+        "",
+        "| contender | fit time (s) | fit time / skmnist's | predict (images/s) "
+        "| test accuracy | peak extra RSS (MB) |",
+        "|---|---:|---:|---:|---:|---:|",
+        *(
+            f"| {name} | {v['fit_time_s']:.2f} | {v['fit_time_vs_skmnist']:.2f}x | "
+            f"{v['predict_images_per_s']:,.0f} | {100 * v['accuracy']:.2f} % | "
+            f"{v['peak_extra_rss_mb']:.0f} |"
+            for name, v in summary.items()
+        ),
+        "",
+    ]
+    write_results(f"compare_{args.device.replace(':', '')}", payload, "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
