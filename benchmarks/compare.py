@@ -1,4 +1,4 @@
-"""Side-by-side: skmnist vs scikit-learn's MLPClassifier vs skorch vs a plain torch loop.
+"""Side by side: skmnist, scikit-learn's MLPClassifier, skorch and a plain torch loop.
 
 All four train the same network (784-256-10, ReLU, Adam at 1e-3, batch 128,
 5 epochs, no L2 penalty, no early stopping) on full MNIST scaled to [0, 1] as
@@ -62,7 +62,9 @@ class PeakRSS:
 
 
 def _network(n_features: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(n_features, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 10))
+    return nn.Sequential(
+        nn.Linear(n_features, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 10)
+    )
 
 
 class TorchLoop:

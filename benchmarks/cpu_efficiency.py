@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -31,10 +32,10 @@ BATCH, SIZES = 128, (784, 256, 10)
 def step_products(batch: int = BATCH) -> list[tuple[int, int, int]]:
     """(m, k, n) of every matrix product in one training step of the network."""
     products = []
-    for n_in, n_out in zip(SIZES[:-1], SIZES[1:], strict=True):
+    for n_in, n_out in pairwise(SIZES):
         products.append((batch, n_in, n_out))  # forward
         products.append((n_out, batch, n_in))  # weight gradient
-    for n_in, n_out in zip(SIZES[1:-1], SIZES[2:], strict=True):
+    for n_in, n_out in pairwise(SIZES[1:]):
         products.append((batch, n_out, n_in))  # input gradient of hidden layers
     return products
 
@@ -81,7 +82,9 @@ def main() -> None:
         started = time.perf_counter()
         clf.fit(X, y_train)
         achieved.append(flops_per_step * steps / (time.perf_counter() - started) / 1e9)
-        print(f"sgemm {peaks[-1]:.1f} GFLOP/s, training loop {achieved[-1]:.1f} GFLOP/s")
+        print(
+            f"sgemm {peaks[-1]:.1f} GFLOP/s, training loop {achieved[-1]:.1f} GFLOP/s"
+        )
 
     peak, loop = float(np.median(peaks)), float(np.median(achieved))
     payload = {
@@ -110,7 +113,7 @@ def main() -> None:
             f"| torch sgemm on the step's matrix products | {peak:.1f} |",
             f"| skmnist training loop (same FLOPs / fit time) | {loop:.1f} |",
             "",
-            f"The training loop reaches **{100 * loop / peak:.0f} %** of the sgemm rate.",
+            f"The training loop reaches **{100 * loop / peak:.0f} %** of that rate.",
             "",
         ]
     )

@@ -76,6 +76,7 @@ class TrainingState:
     learning_rate: float | None = None
     converged: bool = False
     diverged: bool = False
+    interrupted: bool = False
 
 
 @dataclass
@@ -244,18 +245,32 @@ def predict_batches(
     """Apply ``output(module(X))`` in memory-bounded batches on the module's device.
 
     Host rows are converted to the module's dtype batch by batch, so the
-    device never holds more than ``batch_rows`` rows of input at once.
+    device never holds more than ``batch_rows`` rows of input at once. If the
+    device runs out of memory, the batch is halved and the part retried.
     """
     parameter = next(module.parameters())
     device, dtype = parameter.device, parameter.dtype
     module.eval()
     outputs = []
-    for start in range(0, X.shape[0], batch_rows):
-        xb = host_tensor(X[start : start + batch_rows]).to(
-            device=device, dtype=dtype, non_blocking=True
-        )
-        with _autocast(device, dtype):
-            outputs.append(output(module(xb).to(dtype)))
+    start = 0
+    while start < X.shape[0]:
+        stop = start + batch_rows
+        try:
+            xb = host_tensor(X[start:stop]).to(
+                device=device, dtype=dtype, non_blocking=True
+            )
+            with _autocast(device, dtype):
+                outputs.append(output(module(xb).to(dtype)))
+        except torch.OutOfMemoryError:
+            if batch_rows == 1:
+                raise MemoryError(
+                    f"The {device} device ran out of memory predicting a single row."
+                ) from None
+            batch_rows = max(1, batch_rows // 2)  # retry this part in smaller batches
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            continue
+        start = stop
     return torch.cat(outputs).cpu().numpy()
 
 
@@ -289,7 +304,9 @@ def train_epochs(
 ) -> TrainingState:
     """Train ``module`` in place for at most ``max_iter`` epochs.
 
-    After each epoch every callback receives a dict with ``epoch``, ``loss``,
+    A ``KeyboardInterrupt`` during an epoch stops training with a warning and
+    keeps the weights of the last complete epoch. After each epoch every
+    callback receives a dict with ``epoch``, ``loss``,
     ``validation_score`` (None without validation), ``learning_rate`` and
     ``duration`` (seconds); a callback that returns True stops training.
     With early stopping the weights of the best validation epoch are restored
@@ -311,79 +328,128 @@ def train_epochs(
             optimizer_config, state.learning_rate, t, step_index, total_steps
         )
 
-    for _ in range(max_iter):
-        started = time.perf_counter()
-        last_finite = _snapshot(module)
-        loss, step = _train_one_epoch(
-            module,
-            optimizer,
-            data,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            label_smoothing=label_smoothing,
-            rate=rate,
-            step=step,
-        )
-        if not math.isfinite(loss):
-            module.load_state_dict(last_finite)
-            state.diverged = True
-            warnings.warn(
-                f"Training diverged at epoch {state.n_iter + 1}: the loss is {loss}. "
-                "The weights of the last finite epoch were kept. Lower "
-                "learning_rate_init or scale the input (e.g. with PixelScaler).",
-                RuntimeWarning,
-                stacklevel=3,
+    best_weights = None
+    epoch_start = state.n_iter
+    try:
+        for _ in range(max_iter):
+            started = time.perf_counter()
+            epoch_start, last_complete = state.n_iter, _snapshot(module)
+            loss, step = _train_one_epoch(
+                module,
+                optimizer,
+                data,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                label_smoothing=label_smoothing,
+                rate=rate,
+                step=step,
             )
-            break
-        state.n_iter += 1
-        state.t += len(data)
-        state.loss_curve.append(loss)
-        message = f"Epoch {state.n_iter}, loss = {loss:.8f}"
-        if validation is not None:
-            score = _validation_accuracy(module, *validation)
-            state.validation_scores.append(score)
-            message += f", validation score = {score:.6f}"
-            improved = score > state.best_validation_score + stopping.tol
-            if score > state.best_validation_score:
-                state.best_validation_score = score
-                best_weights = _snapshot(module)
-        else:
-            improved = loss < state.best_loss - stopping.tol
-            state.best_loss = min(state.best_loss, loss)
-        state.no_improvement_count = 0 if improved else state.no_improvement_count + 1
-        duration = time.perf_counter() - started
-        if verbose:
-            print(f"{message}, {duration:.2f} s", flush=True)
-        info = {
-            "epoch": state.n_iter,
-            "loss": loss,
-            "validation_score": state.validation_scores[-1] if validation else None,
-            "learning_rate": rate(max(step - 1, 0)),
-            "duration": duration,
-        }
-        if any([bool(callback(info)) for callback in callbacks]):
-            break
-        if check_stopping and state.no_improvement_count > stopping.n_iter_no_change:
-            what = "Validation score" if validation is not None else "Training loss"
-            if (
-                optimizer_config.learning_rate == "adaptive"
-                and state.learning_rate > 1e-6
-            ):
-                state.learning_rate /= 5.0
-                state.no_improvement_count = 0
-                if verbose:
-                    print(f"Setting learning rate to {state.learning_rate:.6g}")
-                continue
-            if verbose:
-                print(
-                    f"{what} did not improve more than tol={stopping.tol} for "
-                    f"{stopping.n_iter_no_change} consecutive epochs. Stopping."
+            if not math.isfinite(loss):
+                module.load_state_dict(last_complete)
+                state.diverged = True
+                warnings.warn(
+                    f"Training diverged at epoch {state.n_iter + 1}: the loss is "
+                    f"{loss}. The weights of the last finite epoch were kept. Lower "
+                    "learning_rate_init or scale the input (e.g. with PixelScaler).",
+                    RuntimeWarning,
+                    stacklevel=3,
                 )
-            state.converged = True
-            break
+                break
+            state.t += len(data)
+            score = (
+                None
+                if validation is None
+                else _validation_accuracy(module, *validation)
+            )
+            if _record_epoch(state, loss, score, stopping.tol):
+                best_weights = _snapshot(module)
+            info = {
+                "epoch": state.n_iter,
+                "loss": loss,
+                "validation_score": score,
+                "learning_rate": rate(max(step - 1, 0)),
+                "duration": time.perf_counter() - started,
+            }
+            if verbose:
+                print(_epoch_message(info), flush=True)
+            if any([bool(callback(info)) for callback in callbacks]):
+                break
+            if check_stopping and _no_progress(
+                state, stopping, optimizer_config, verbose
+            ):
+                state.converged = True
+                break
+    except KeyboardInterrupt:
+        if state.n_iter == epoch_start:  # interrupted inside an epoch: undo it
+            module.load_state_dict(last_complete)
+        state.interrupted = True
+        warnings.warn(
+            f"Training was interrupted after {state.n_iter} epochs; the model keeps "
+            + (
+                "the best validation epoch's weights."
+                if validation
+                else "the last complete epoch's weights."
+            ),
+            UserWarning,
+            stacklevel=3,
+        )
     if best_weights is not None:
         module.load_state_dict(best_weights)
     return state
+
+
+def _record_epoch(
+    state: TrainingState, loss: float, score: float | None, tol: float
+) -> bool:
+    """Append an epoch to the history; True when it is the best validation epoch."""
+    state.n_iter += 1
+    state.loss_curve.append(loss)
+    best = False
+    if score is None:
+        improved = loss < state.best_loss - tol
+        state.best_loss = min(state.best_loss, loss)
+    else:
+        state.validation_scores.append(score)
+        improved = score > state.best_validation_score + tol
+        best = score > state.best_validation_score
+        state.best_validation_score = max(state.best_validation_score, score)
+    state.no_improvement_count = 0 if improved else state.no_improvement_count + 1
+    return best
+
+
+def _epoch_message(info: dict) -> str:
+    message = f"Epoch {info['epoch']}, loss = {info['loss']:.8f}"
+    if info["validation_score"] is not None:
+        message += f", validation score = {info['validation_score']:.6f}"
+    return f"{message}, {info['duration']:.2f} s"
+
+
+def _no_progress(
+    state: TrainingState,
+    stopping: StoppingConfig,
+    config: OptimizerConfig,
+    verbose: int,
+) -> bool:
+    """scikit-learn's rule: stop after n_iter_no_change epochs without progress.
+
+    With the "adaptive" schedule the learning rate is divided by 5 instead,
+    until it falls below 1e-6.
+    """
+    if state.no_improvement_count <= stopping.n_iter_no_change:
+        return False
+    if config.learning_rate == "adaptive" and state.learning_rate > 1e-6:
+        state.learning_rate /= 5.0
+        state.no_improvement_count = 0
+        if verbose:
+            print(f"Setting learning rate to {state.learning_rate:.6g}")
+        return False
+    if verbose:
+        what = "Validation score" if state.validation_scores else "Training loss"
+        print(
+            f"{what} did not improve more than tol={stopping.tol} for "
+            f"{stopping.n_iter_no_change} consecutive epochs. Stopping."
+        )
+    return True
 
 
 def clone_module(module: nn.Module) -> nn.Module:

@@ -17,6 +17,9 @@ __all__ = [
     "to_portable",
 ]
 
+#: Version of the plain-data form of a fitted network kept in pickles.
+PORTABLE_FORMAT = 1
+
 ACTIVATIONS = {
     "identity": nn.Identity,
     "logistic": nn.Sigmoid,
@@ -147,7 +150,7 @@ def to_portable(module: nn.Module, architecture: dict) -> dict:
     Returns
     -------
     dict
-        ``{"architecture": ..., "dtype": ..., "state": ...}``.
+        ``{"format": ..., "architecture": ..., "dtype": ..., "state": ...}``.
 
     Examples
     --------
@@ -158,6 +161,7 @@ def to_portable(module: nn.Module, architecture: dict) -> dict:
     """
     dtype = next(module.parameters()).dtype
     return {
+        "format": PORTABLE_FORMAT,
         "architecture": dict(architecture),
         "dtype": str(dtype).removeprefix("torch."),
         "state": state_to_numpy(module),
@@ -186,6 +190,14 @@ def from_portable(portable: dict, device: torch.device | str) -> nn.Module:
     >>> from_portable(to_portable(build_mlp(**arch), arch), "cpu")[0]
     Linear(in_features=4, out_features=3, bias=True)
     """
+    version = portable.get("format") if isinstance(portable, dict) else None
+    if version != PORTABLE_FORMAT:
+        raise ValueError(
+            f"This model's network is stored in format {version!r}, but this version "
+            f"of skmnist reads format {PORTABLE_FORMAT}: the model was saved by an "
+            "incompatible skmnist version. Load it with the skmnist version that "
+            "saved it, or retrain it."
+        )
     module = build_mlp(**portable["architecture"])
     module.to(dtype=getattr(torch, portable["dtype"]))
     load_numpy_state(module, portable["state"])

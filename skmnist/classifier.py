@@ -343,27 +343,25 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         )
         y_encoded, classes_ = self._encode_labels(y, classes, incremental)
         weight = self._sample_weight(X, y_encoded, classes_, sample_weight, one_epoch)
-        hidden = self._hidden_layer_sizes()
-        device = resolve_device(self.device) if not incremental else self._device()
-        dtype = torch.float64 if X.dtype == np.float64 else torch.float32
+        device = self._device() if incremental else resolve_device(self.device)
         if not incremental:
             self._rng = check_random_state(self.random_state)
         seed = int(self._rng.randint(np.iinfo(np.int32).max))
-        batch_size = self._batch_size(X.shape[0])
         optimizer_config = self._optimizer_config(one_epoch)
 
         with _engine.seeded(device, seed), _engine.flush_denormals():
             if incremental:
-                module = _engine.clone_module(self.module_)
+                module, architecture = _engine.clone_module(self.module_), None
                 state = self._training_state()
             else:
                 architecture = {
                     "n_features": X.shape[1],
-                    "hidden_layer_sizes": hidden,
+                    "hidden_layer_sizes": self._hidden_layer_sizes(),
                     "n_outputs": len(classes_),
                     "activation": self.activation,
                     "dropout": float(self.dropout),
                 }
+                dtype = torch.float64 if X.dtype == np.float64 else torch.float32
                 module = build_mlp(**architecture).to(device=device, dtype=dtype)
                 state = _engine.TrainingState()
             optimizer = _engine.make_optimizer(module, optimizer_config)
@@ -372,40 +370,52 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             X_train, y_train, w_train, validation = self._split(
                 X, y_encoded, weight, one_epoch
             )
-            data = _engine.DeviceData.from_numpy(
-                X_train, y_train, w_train, device, next(module.parameters()).dtype
-            )
-            state = _engine.train_epochs(
-                module,
-                optimizer,
-                data,
-                state,
-                optimizer_config=optimizer_config,
-                stopping=_engine.StoppingConfig(
-                    self.tol, self.n_iter_no_change, validation is not None
-                ),
-                max_iter=1 if one_epoch else self.max_iter,
-                batch_size=min(batch_size, len(data)),
-                shuffle=self.shuffle,
-                label_smoothing=self.label_smoothing,
-                validation=validation,
-                check_stopping=not one_epoch,
-                verbose=self.verbose,
-                callbacks=self.callbacks or (),
-            )
-        if not incremental:
+            batch_size = self._batch_size(X_train.shape[0])
+            try:
+                data = _engine.DeviceData.from_numpy(
+                    X_train, y_train, w_train, device, next(module.parameters()).dtype
+                )
+                state = _engine.train_epochs(
+                    module,
+                    optimizer,
+                    data,
+                    state,
+                    optimizer_config=optimizer_config,
+                    stopping=_engine.StoppingConfig(
+                        self.tol, self.n_iter_no_change, validation is not None
+                    ),
+                    max_iter=1 if one_epoch else self.max_iter,
+                    batch_size=batch_size,
+                    shuffle=self.shuffle,
+                    label_smoothing=self.label_smoothing,
+                    validation=validation,
+                    check_stopping=not one_epoch,
+                    verbose=self.verbose,
+                    callbacks=self.callbacks or (),
+                )
+            except torch.OutOfMemoryError as exc:
+                raise MemoryError(
+                    f"The {device} device ran out of memory training on "
+                    f"{X_train.shape[0]} samples of {X_train.shape[1]} features with "
+                    f"batch_size={batch_size}. Lower batch_size or use device='cpu'."
+                ) from exc
+        if architecture is not None:
             self._architecture = architecture
         self._store(module, optimizer, state, classes_, device, validation is not None)
-        if not (one_epoch or state.converged or state.diverged) and (
-            self.learning_rate not in ("cosine", "invscaling")
-        ):
-            warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
-                "and the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+        self._warn_if_not_converged(state, one_epoch)
         return self
+
+    def _warn_if_not_converged(self, state, one_epoch):
+        """MLPClassifier's warning, for schedules that do not plan the whole budget."""
+        stopped_early = state.converged or state.diverged or state.interrupted
+        if one_epoch or stopped_early or self.learning_rate in ("cosine", "invscaling"):
+            return
+        warnings.warn(
+            f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
+            "and the optimization hasn't converged yet.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
 
     # ---------------------------------------------------------- fit helpers
 

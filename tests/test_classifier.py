@@ -495,3 +495,98 @@ def test_callbacks_see_every_epoch_and_can_stop(digits):
 
     clf = MLPDigitClassifier(**SMALL, callbacks=[stop_after_two]).fit(X_train, y_train)
     assert clf.n_iter_ == 2
+
+
+def test_keyboard_interrupt_keeps_last_complete_epoch(digits):
+    X_train, X_test, y_train, _ = digits
+
+    def interrupt_at_epoch_3(info):
+        if info["epoch"] == 3:
+            raise KeyboardInterrupt
+
+    clf = MLPDigitClassifier(**SMALL, random_state=0, callbacks=[interrupt_at_epoch_3])
+    with pytest.warns(UserWarning, match="interrupted after 3 epochs"):
+        clf.fit(X_train, y_train)
+    assert clf.n_iter_ == 3 == len(clf.loss_curve_)
+    reference = MLPDigitClassifier(**dict(SMALL, max_iter=5), random_state=0)
+    reference.set_params(callbacks=[lambda info: info["epoch"] == 3]).fit(
+        X_train, y_train
+    )
+    np.testing.assert_array_equal(
+        clf.predict_proba(X_test), reference.predict_proba(X_test)
+    )
+
+
+def test_keyboard_interrupt_inside_an_epoch_undoes_it(digits, monkeypatch):
+    X_train, X_test, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, random_state=0, warm_start=True)
+    clf.fit(X_train, y_train)
+    before = clf.predict_proba(X_test)
+    calls = {"n": 0}
+    original = torch.optim.Adam.step
+
+    def step_then_interrupt(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step_then_interrupt)
+    with pytest.warns(UserWarning, match="interrupted after 5 epochs"):
+        clf.fit(X_train, y_train)
+    assert clf.n_iter_ == 5
+    np.testing.assert_array_equal(clf.predict_proba(X_test), before)
+
+
+def test_out_of_memory_in_predict_retries_smaller_batches(digits):
+    X_train, X_test, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, random_state=0).fit(X_train, y_train)
+    expected = clf.predict_proba(X_test)
+    network = clf.module_
+
+    class SmallMemory(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.network = network
+
+        def forward(self, x):
+            if x.shape[0] > 100:
+                raise torch.OutOfMemoryError("simulated")
+            return self.network(x)
+
+    clf.module_ = SmallMemory()
+    np.testing.assert_allclose(
+        clf.predict_proba(X_test), expected, rtol=1e-6, atol=1e-7
+    )
+
+
+def test_out_of_memory_in_fit_names_batch_size(digits, monkeypatch):
+    X_train, _, y_train, _ = digits
+
+    def no_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("simulated")
+
+    monkeypatch.setattr("skmnist._engine._train_one_epoch", no_memory)
+    with pytest.raises(MemoryError, match="batch_size=32"):
+        MLPDigitClassifier(**SMALL).fit(X_train, y_train)
+
+
+def test_model_from_incompatible_version_is_refused(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL).fit(X_train, y_train)
+    state = clf.__getstate__()
+    state["module_"]["format"] = 99
+    with pytest.raises(ValueError, match="incompatible skmnist version"):
+        MLPDigitClassifier().__setstate__(state)
+
+
+def test_concurrent_predictions_from_threads(digits):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X_train, X_test, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, random_state=0).fit(X_train, y_train)
+    expected = clf.predict_proba(X_test)
+    chunks = np.array_split(np.arange(len(X_test)), 16)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda idx: clf.predict_proba(X_test[idx]), chunks))
+    np.testing.assert_allclose(np.vstack(results), expected, rtol=1e-6, atol=1e-7)

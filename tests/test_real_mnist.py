@@ -1,4 +1,4 @@
-"""The classifier on real MNIST digits from ../shared/data/mnist (skips without them)."""
+"""The classifier on real MNIST digits from ../shared/data/mnist (skipped without)."""
 
 import numpy as np
 from sklearn.model_selection import cross_val_score
@@ -9,7 +9,9 @@ from skmnist.datasets import load_mnist
 
 
 def test_pipeline_on_an_mnist_subset(mnist_dir):
-    X_train, y_train = load_mnist(mnist_dir, subset="train", source="idx", return_X_y=True)
+    X_train, y_train = load_mnist(
+        mnist_dir, subset="train", source="idx", return_X_y=True
+    )
     X_test, y_test = load_mnist(mnist_dir, subset="test", source="idx", return_X_y=True)
     clf = make_pipeline(
         PixelScaler(),
