@@ -135,7 +135,7 @@ def make_optimizer(module: nn.Module, config: OptimizerConfig) -> torch.optim.Op
         {"params": others, "weight_decay": 0.0},
     ]
     device = next(module.parameters()).device
-    fast = {"fused": True} if device.type == "cuda" else {}
+    fast = {"fused": True} if device.type in ("cuda", "cpu") else {}
     lr = config.learning_rate_init
     if config.solver == "sgd":
         return torch.optim.SGD(
@@ -307,8 +307,9 @@ def train_epochs(
     A ``KeyboardInterrupt`` during an epoch stops training with a warning and
     keeps the weights of the last complete epoch. After each epoch every
     callback receives a dict with ``epoch``, ``loss``,
-    ``validation_score`` (None without validation), ``learning_rate`` and
-    ``duration`` (seconds); a callback that returns True stops training.
+    ``validation_score`` (None without validation), ``learning_rate``,
+    ``duration`` (seconds) and ``n_samples``; a callback that returns True
+    stops training.
     With early stopping the weights of the best validation epoch are restored
     at the end. If the loss becomes NaN or infinite the weights of the last
     finite epoch are restored, a warning is issued and training stops.
@@ -369,9 +370,8 @@ def train_epochs(
                 "validation_score": score,
                 "learning_rate": rate(max(step - 1, 0)),
                 "duration": time.perf_counter() - started,
+                "n_samples": len(data),
             }
-            if verbose:
-                print(_epoch_message(info), flush=True)
             if any([bool(callback(info)) for callback in callbacks]):
                 break
             if check_stopping and _no_progress(
@@ -415,13 +415,6 @@ def _record_epoch(
         state.best_validation_score = max(state.best_validation_score, score)
     state.no_improvement_count = 0 if improved else state.no_improvement_count + 1
     return best
-
-
-def _epoch_message(info: dict) -> str:
-    message = f"Epoch {info['epoch']}, loss = {info['loss']:.8f}"
-    if info["validation_score"] is not None:
-        message += f", validation score = {info['validation_score']:.6f}"
-    return f"{message}, {info['duration']:.2f} s"
 
 
 def _no_progress(

@@ -22,6 +22,7 @@ from sklearn.utils.validation import (
 from . import _engine
 from ._device import resolve_device
 from ._network import ACTIVATIONS, build_mlp, from_portable, state_to_numpy, to_portable
+from ._progress import EpochReporter
 
 __all__ = ["MLPDigitClassifier"]
 
@@ -82,7 +83,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         Minimum improvement of the training loss (or of the validation score
         with ``early_stopping``) that counts as progress.
     verbose : int, default=0
-        Print one line per epoch when positive.
+        ``1`` shows a progress bar over epochs (loss, validation score,
+        samples/s; needs tqdm, else it prints lines), ``2`` prints one line per
+        epoch. Quiet by default.
     warm_start : bool, default=False
         Continue from the previous solution (weights, optimizer state and
         history) in the next call to :meth:`fit`.
@@ -115,9 +118,10 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         then the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
     callbacks : list of callable or None, default=None
         Called after every epoch with a dict of ``epoch``, ``loss``,
-        ``validation_score`` (None without early stopping), ``learning_rate``
-        and ``duration`` (seconds). A callback that returns True stops the
-        training, for custom logging or stopping rules.
+        ``validation_score`` (None without early stopping), ``learning_rate``,
+        ``duration`` (seconds) and ``n_samples`` (training samples). A
+        callback that returns True stops the training, for custom logging or
+        stopping rules.
 
     Attributes
     ----------
@@ -371,6 +375,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
                 X, y_encoded, weight, one_epoch
             )
             batch_size = self._batch_size(X_train.shape[0])
+            reporter = EpochReporter(self.verbose, 1 if one_epoch else self.max_iter)
             try:
                 data = _engine.DeviceData.from_numpy(
                     X_train, y_train, w_train, device, next(module.parameters()).dtype
@@ -391,7 +396,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
                     validation=validation,
                     check_stopping=not one_epoch,
                     verbose=self.verbose,
-                    callbacks=self.callbacks or (),
+                    callbacks=[reporter, *(self.callbacks or ())],
                 )
             except torch.OutOfMemoryError as exc:
                 raise MemoryError(
@@ -399,6 +404,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
                     f"{X_train.shape[0]} samples of {X_train.shape[1]} features with "
                     f"batch_size={batch_size}. Lower batch_size or use device='cpu'."
                 ) from exc
+            finally:
+                reporter.close()
         if architecture is not None:
             self._architecture = architecture
         self._store(module, optimizer, state, classes_, device, validation is not None)

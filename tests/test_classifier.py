@@ -459,7 +459,7 @@ def test_pandas_feature_names(digits):
 
 def test_verbose_prints_one_line_per_epoch(digits, capsys):
     X_train, _, y_train, _ = digits
-    MLPDigitClassifier(**SMALL, verbose=1).fit(X_train, y_train)
+    MLPDigitClassifier(**SMALL, verbose=2).fit(X_train, y_train)
     lines = [
         line
         for line in capsys.readouterr().out.splitlines()
@@ -487,6 +487,7 @@ def test_callbacks_see_every_epoch_and_can_stop(digits):
         "validation_score",
         "learning_rate",
         "duration",
+        "n_samples",
     }
     assert seen[-1]["learning_rate"] < seen[0]["learning_rate"]  # cosine decay
 
@@ -590,3 +591,18 @@ def test_concurrent_predictions_from_threads(digits):
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda idx: clf.predict_proba(X_test[idx]), chunks))
     np.testing.assert_allclose(np.vstack(results), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_verbose_1_shows_a_progress_bar(digits, capsys):
+    pytest.importorskip("tqdm")
+    X_train, _, y_train, _ = digits
+    MLPDigitClassifier(**SMALL, verbose=1).fit(X_train, y_train)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "5/5" in captured.err and "loss=" in captured.err
+
+
+def test_quiet_by_default(digits, capsys):
+    X_train, _, y_train, _ = digits
+    MLPDigitClassifier(**SMALL).fit(X_train, y_train)
+    assert capsys.readouterr() == ("", "")
