@@ -1,12 +1,19 @@
 """scikit-learn's own estimator checks, with no expected failures."""
 
-from sklearn.utils.estimator_checks import parametrize_with_checks
+import pytest
+from sklearn.utils.estimator_checks import (
+    check_param_validation,
+    parametrize_with_checks,
+)
 
 from skmnist import MLPDigitClassifier, PixelScaler
 
-# Small networks keep the ~60 checks fast; every other parameter is the default.
+# The defaults (on the GPU when there is one), and a small SGD network on the CPU.
 ESTIMATORS = [
-    MLPDigitClassifier(hidden_layer_sizes=(32,), device="cpu"),
+    MLPDigitClassifier(),
+    MLPDigitClassifier(
+        hidden_layer_sizes=(32,), solver="sgd", learning_rate_init=0.05, device="cpu"
+    ),
     PixelScaler(),
     PixelScaler(max_value="auto", standardize=True),
 ]
@@ -15,3 +22,9 @@ ESTIMATORS = [
 @parametrize_with_checks(ESTIMATORS)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
+def test_invalid_parameters_raise_invalid_parameter_error(estimator):
+    """Every constraint in _parameter_constraints is enforced in fit and partial_fit."""
+    check_param_validation(type(estimator).__name__, estimator)
