@@ -1,0 +1,111 @@
+"""Plots of classification results, drawn with matplotlib (imported lazily).
+
+matplotlib is an optional dependency: ``pip install skmnist[cli]``. The
+figures are built without :mod:`matplotlib.pyplot`'s global state, so they
+never open a window and can be drawn on a machine without a display.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from numpy.typing import ArrayLike
+
+__all__ = ["plot_confusion_matrix"]
+
+
+def _figure_class() -> Any:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(
+            "plotting needs matplotlib: pip install skmnist[cli] "
+            "(or pip install matplotlib)"
+        ) from exc
+    return Figure
+
+
+def plot_confusion_matrix(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    labels: ArrayLike | None = None,
+    normalize: str | None = None,
+    title: str | None = "Confusion matrix",
+    cmap: str = "Blues",
+    dpi: int = 100,
+) -> Any:
+    """Draw the confusion matrix of predictions, and save it to a file.
+
+    A thin wrapper around
+    :meth:`sklearn.metrics.ConfusionMatrixDisplay.from_predictions` on a
+    standalone matplotlib figure (no pyplot window), with the true labels as
+    rows and the predicted labels as columns.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    path : str, os.PathLike or None, default=None
+        Where to save the picture; the format follows the extension (``.png``,
+        ``.svg``, ``.pdf``, ...). None only returns the figure.
+    labels : array-like of shape (n_classes,), default=None
+        Labels to show, in order; None uses the sorted labels present in
+        ``y_true`` or ``y_pred``.
+    normalize : {"true", "pred", "all"} or None, default=None
+        Show rates normalised over the true labels (rows), the predicted
+        labels (columns) or all samples instead of counts.
+    title : str or None, default="Confusion matrix"
+        Title of the plot.
+    cmap : str, default="Blues"
+        matplotlib colormap of the cells.
+    dpi : int, default=100
+        Resolution of the saved picture; the figure is 6.4 x 5.6 inches.
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+        The figure, for further changes or saving.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+
+    Examples
+    --------
+    >>> from skmnist.plotting import plot_confusion_matrix
+    >>> figure = plot_confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], title="digits")
+    >>> figure.axes[0].get_title()
+    'digits'
+    >>> figure.axes[0].get_ylabel(), figure.axes[0].get_xlabel()
+    ('True label', 'Predicted label')
+
+    Saving it as a PNG:
+
+    >>> plot_confusion_matrix(y_test, y_pred, "confusion.png")  # doctest: +SKIP
+    """
+    figure_class = _figure_class()
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    figure = figure_class(figsize=(6.4, 5.6), layout="constrained")
+    ax = figure.add_subplot()
+    ConfusionMatrixDisplay.from_predictions(
+        y_true,
+        y_pred,
+        labels=labels,
+        normalize=normalize,
+        ax=ax,
+        cmap=cmap,
+        colorbar=True,
+        values_format=".2f" if normalize else "d",
+    )
+    if title:
+        ax.set_title(title)
+    if path is not None:
+        figure.savefig(path, dpi=dpi)
+    return figure

@@ -1,0 +1,295 @@
+"""The skmnist command line: train / evaluate / predict, in-process through main()."""
+
+import contextlib
+import csv
+import io
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.pipeline import Pipeline, make_pipeline
+
+from skmnist import MLPDigitClassifier, PixelScaler, __version__
+from skmnist.cli import _set_params, main
+from skmnist.datasets import load_mnist, write_idx
+
+TINY = ["--param", "hidden_layer_sizes=32", "--param", "max_iter=2"]
+
+
+def run(*argv):
+    """Run main(argv) in-process; return (status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main([str(arg) for arg in argv])
+    return status, out.getvalue(), err.getvalue()
+
+
+def read_csv(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model trained on the embedded sample by `skmnist train`."""
+    path = tmp_path_factory.mktemp("model") / "model.joblib"
+    status, out, err = run("train", "--source", "sample", *TINY, "--out", path)
+    return path, status, out, err
+
+
+@pytest.fixture(scope="module")
+def model_file(trained):
+    path, status, _, err = trained
+    assert status == 0, err
+    return path
+
+
+@pytest.fixture(scope="module")
+def sample_test():
+    return load_mnist(subset="test", source="sample", return_X_y=True)
+
+
+def predictions(model_file, X):
+    return joblib.load(model_file).predict(X).tolist()
+
+
+def assert_error(result, status, *fragments):
+    code, _, err = result
+    assert code == status, err
+    assert err.strip().splitlines()[-1].startswith("skmnist: error: ")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err
+
+
+# --------------------------------------------------------------------- train
+def test_train_on_sample_prints_summary_and_saves_pipeline(trained, sample_test):
+    path, status, out, err = trained
+    assert status == 0, err
+    for line in ("source sample", "5,000", "1,000", "device:", "cpu", "fit time:"):
+        assert line in out
+    assert "test accuracy:" in out and " %" in out
+    assert "training" in err  # the progress bar
+    model = joblib.load(path)
+    assert isinstance(model, Pipeline) and isinstance(model[-1], MLPDigitClassifier)
+    assert model[-1].hidden_layer_sizes == 32 and model[-1].n_iter_ == 2
+    assert model[-1].callbacks is None  # the progress bar is not saved
+    X, y = sample_test
+    assert f"{model.score(X, y):.2%}".replace("%", " %") in out
+
+
+def test_train_quiet_without_tqdm(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # plain lines instead of a bar
+    args = ["train", "--source", "sample", "--param", "hidden_layer_sizes=8"]
+    args += ["--param", "max_iter=1", "--out", tmp_path / "m.joblib"]
+    status, out, err = run(*args)
+    assert status == 0, err
+    assert "epoch 1/1: loss" in err
+    status, out, err = run(*args, "--quiet")
+    assert status == 0 and err == "" and "test accuracy" in out
+
+
+def test_param_names_values_and_steps():
+    model = make_pipeline(PixelScaler(), MLPDigitClassifier())
+    _set_params(
+        model,
+        [
+            ("hidden_layer_sizes", (512, 256)),
+            ("solver", "sgd"),
+            ("pixelscaler__standardize", True),
+            ("clip", False),
+            ("mlpdigitclassifier__max_iter", 5),
+        ],
+    )
+    params = model.get_params()
+    assert params["mlpdigitclassifier__hidden_layer_sizes"] == (512, 256)
+    assert params["mlpdigitclassifier__solver"] == "sgd"
+    assert params["mlpdigitclassifier__max_iter"] == 5
+    assert params["pixelscaler__standardize"] is True
+    assert params["pixelscaler__clip"] is False
+
+
+@pytest.mark.parametrize(
+    "param, fragments",
+    [
+        (
+            "hiden_layer_sizes=32",
+            [
+                "unknown estimator parameter 'hiden_layer_sizes'",
+                "did you mean 'hidden_layer_sizes'",
+                "max_value",
+            ],
+        ),
+        ("callbacks=None", ["unknown estimator parameter 'callbacks'"]),
+        ("max_iter=abc", ["invalid --param value", "'max_iter'", "'abc'"]),
+        ("solver=newton", ["invalid --param value", "'solver'"]),
+        ("max_iter", ["expected NAME=VALUE"]),
+    ],
+)
+def test_train_bad_param_is_a_usage_error(tmp_path, param, fragments):
+    out = tmp_path / "m.joblib"
+    result = run("train", "--source", "sample", "--param", param, "--out", out)
+    assert_error(result, 2, *fragments)
+    assert not out.exists()
+
+
+def test_train_idx_without_files_fails(tmp_path):
+    result = run("train", "--source", "idx", "--data-home", tmp_path, "-q")
+    assert_error(result, 1, "IDX files not found", str(tmp_path))
+
+
+def test_train_unwritable_output_fails_before_training(tmp_path):
+    result = run("train", "--source", "sample", "--out", tmp_path / "no" / "m.joblib")
+    assert_error(result, 1, "does not exist")
+    assert result[1] == ""
+
+
+# ------------------------------------------------------------------ evaluate
+def test_evaluate_prints_accuracy_report_and_matrix(model_file, sample_test):
+    status, out, err = run("evaluate", model_file, "--source", "sample")
+    assert status == 0, err
+    X, y = sample_test
+    accuracy = joblib.load(model_file).score(X, y)
+    assert f"accuracy:     {accuracy:.2%}".replace("%", " %") in out
+    assert "classification report" in out and "macro avg" in out
+    matrix_lines = out.split("true\\pred")[1].strip().splitlines()
+    assert len(matrix_lines) == 11  # header, then one row per digit
+    counts = np.array([line.split()[1:] for line in matrix_lines[1:]], dtype=int)
+    assert counts.sum() == len(y) and np.trace(counts) == round(accuracy * len(y))
+
+
+def test_evaluate_plot_writes_png(model_file, tmp_path):
+    pytest.importorskip("matplotlib")
+    image_module = pytest.importorskip("PIL.Image")
+    plot = tmp_path / "confusion.png"
+    status, out, err = run("evaluate", model_file, "--source", "sample", "--plot", plot)
+    assert status == 0, err
+    assert f"saved to {plot}" in out
+    with image_module.open(plot) as image:
+        assert image.format == "PNG"
+        assert 400 <= image.width <= 2000 and 400 <= image.height <= 2000
+
+
+# ------------------------------------------------------------------- predict
+def test_predict_npy_and_idx_inputs(model_file, sample_test, tmp_path):
+    X, _ = sample_test
+    np.save(tmp_path / "rows.npy", X[:4])
+    np.save(tmp_path / "one.npy", X[4].reshape(28, 28))
+    write_idx(tmp_path / "images-idx3-ubyte.gz", X[5:8].reshape(3, 28, 28))
+    inputs = [
+        tmp_path / name for name in ("rows.npy", "one.npy", "images-idx3-ubyte.gz")
+    ]
+    status, out, err = run("predict", model_file, *inputs)
+    assert status == 0, err
+    rows = read_csv(out)
+    assert list(rows[0]) == ["source", "index", "prediction"]
+    counts = [4, 1, 3]
+    sources = [
+        str(p) for p, count in zip(inputs, counts, strict=True) for _ in range(count)
+    ]
+    assert [row["source"] for row in rows] == sources
+    assert [int(row["index"]) for row in rows] == [0, 1, 2, 3, 0, 0, 1, 2]
+    assert [int(row["prediction"]) for row in rows] == predictions(model_file, X[:8])
+
+
+def test_predict_image_files_and_inversion(model_file, sample_test, tmp_path):
+    image_module = pytest.importorskip("PIL.Image")
+    X, _ = sample_test
+    digit = X[0].reshape(28, 28)
+    image_module.fromarray(digit).save(tmp_path / "digit.png")
+    image_module.fromarray(255 - digit).save(tmp_path / "paper.png")  # black on white
+    big = image_module.fromarray(255 - digit).resize((56, 84)).convert("RGB")
+    big.save(tmp_path / "big.png")
+    names = ["digit.png", "paper.png", "big.png"]
+    status, out, err = run("predict", model_file, *(tmp_path / name for name in names))
+    assert status == 0, err
+    labels = [int(row["prediction"]) for row in read_csv(out)]
+    expected = predictions(model_file, X[:1])[0]
+    assert labels[:2] == [expected, expected]
+    assert 0 <= labels[2] <= 9
+    status, out, _ = run(
+        "predict", model_file, tmp_path / "paper.png", "--invert", "never"
+    )
+    assert status == 0 and len(read_csv(out)) == 1
+
+
+def test_predict_proba_to_csv_file(model_file, sample_test, tmp_path):
+    X, _ = sample_test
+    np.save(tmp_path / "x.npy", X[:5])
+    output = tmp_path / "predictions.csv"
+    status, out, err = run(
+        "predict", model_file, tmp_path / "x.npy", "--proba", "--output", output
+    )
+    assert status == 0, err
+    assert out == "" and "5 predictions written" in err
+    rows = read_csv(output.read_text())
+    assert list(rows[0]) == ["source", "index", "prediction"] + [
+        f"proba_{digit}" for digit in range(10)
+    ]
+    proba = np.array([[float(row[f"proba_{d}"]) for d in range(10)] for row in rows])
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-4)
+    assert [int(row["prediction"]) for row in rows] == proba.argmax(axis=1).tolist()
+
+
+def test_predict_warns_about_unit_range_pixels(model_file, sample_test, tmp_path):
+    np.save(tmp_path / "unit.npy", sample_test[0][:2] / 255.0)
+    status, _, err = run("predict", model_file, tmp_path / "unit.npy")
+    assert status == 0
+    assert "skmnist: warning:" in err and "multiply them by 255" in err
+
+
+# -------------------------------------------------------------------- errors
+def test_missing_model_file(tmp_path):
+    result = run("predict", tmp_path / "absent.joblib", tmp_path / "x.npy")
+    assert_error(result, 1, "absent.joblib: No such file or directory")
+
+
+@pytest.mark.parametrize("content", [b"just some notes\n", b""])
+def test_file_that_is_not_a_model(tmp_path, content):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content)
+    result = run("evaluate", path, "--source", "sample")
+    assert_error(result, 1, "is not a skmnist model file")
+
+
+def test_pickle_that_is_not_a_model(tmp_path):
+    joblib.dump({"weights": [1, 2]}, tmp_path / "dict.joblib")
+    result = run("evaluate", tmp_path / "dict.joblib", "--source", "sample")
+    assert_error(result, 1, "is not a skmnist model file", "dict")
+
+
+def test_predict_wrong_feature_count(model_file, tmp_path):
+    np.save(tmp_path / "small.npy", np.zeros((3, 100)))
+    result = run("predict", model_file, tmp_path / "small.npy")
+    assert_error(result, 1, "shape (3, 100)", "784 features", "(n, 28, 28)")
+
+
+def test_predict_missing_or_unreadable_input(model_file, tmp_path):
+    result = run("predict", model_file, tmp_path / "absent.png")
+    assert_error(result, 1, "absent.png: No such file or directory")
+    (tmp_path / "notes.txt").write_text("not an image\n")
+    pytest.importorskip("PIL")
+    result = run("predict", model_file, tmp_path / "notes.txt")
+    assert_error(result, 1, "is not a .npy array, an IDX file or an image file")
+
+
+def test_usage_errors_and_help():
+    status, _, err = run("predict")
+    assert status == 2 and "skmnist: error:" in err
+    assert run()[0] == 2
+    status, out, _ = run("train", "--help")
+    assert status == 0
+    assert "--param NAME=VALUE" in out and "hidden_layer_sizes" in out
+
+
+def test_python_m_skmnist_version():
+    result = subprocess.run(
+        [sys.executable, "-m", "skmnist", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"skmnist {__version__}"
