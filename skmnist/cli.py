@@ -524,63 +524,6 @@ def _set_params(model: Any, assignments: Sequence[tuple[str, Any]]) -> None:
             raise UsageError(f"invalid --param value: {exc}") from None
 
 
-class _EpochProgress:
-    """Epoch callback of MLPDigitClassifier: a tqdm bar, or one line per epoch.
-
-    Use it as a context manager around ``fit`` so that the bar is closed, and
-    pass :attr:`callbacks` to the classifier (None when ``quiet``).
-    """
-
-    def __init__(self, total: int, file: TextIO, *, quiet: bool = False) -> None:
-        self.total = total
-        self.file = file
-        self.quiet = quiet
-        self._bar: Any = None
-
-    @property
-    def callbacks(self) -> list[_EpochProgress] | None:
-        """The ``callbacks`` parameter for the classifier."""
-        return None if self.quiet else [self]
-
-    def __enter__(self) -> _EpochProgress:
-        if self.quiet:
-            return self
-        try:
-            from tqdm import tqdm
-        except ImportError:  # plain lines instead
-            return self
-        self._bar = tqdm(
-            total=self.total,
-            desc="training",
-            unit="epoch",
-            file=self.file,
-            dynamic_ncols=True,
-        )
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-    def __call__(self, info: dict) -> bool:
-        metrics = {"loss": f"{info['loss']:.4f}"}
-        if info.get("validation_score") is not None:
-            metrics["val_acc"] = f"{info['validation_score']:.4f}"
-        if self._bar is None:
-            shown = ", ".join(f"{name} {value}" for name, value in metrics.items())
-            epoch = f"epoch {info['epoch']}/{self.total}"
-            print(
-                f"{epoch}: {shown} ({info['duration']:.2f} s)",
-                file=self.file,
-                flush=True,
-            )
-        else:
-            self._bar.set_postfix(metrics, refresh=False)
-            self._bar.update(1)
-        return False
-
-
 def _train(args: argparse.Namespace) -> int:
     import joblib
     from sklearn.pipeline import make_pipeline
@@ -601,14 +544,14 @@ def _train(args: argparse.Namespace) -> int:
         print(f"loading MNIST (source: {args.source}) ...", file=sys.stderr, flush=True)
     X_train, y_train, X_test, y_test = _load_train_test(args.source, args.data_home)
 
-    with _EpochProgress(classifier.max_iter, sys.stderr, quiet=args.quiet) as progress:
-        classifier.set_params(callbacks=progress.callbacks)
-        started = time.perf_counter()
-        try:
-            model.fit(X_train, y_train)
-        finally:
-            classifier.set_params(callbacks=None)  # never saved with the model
-        fit_time = time.perf_counter() - started
+    verbose = classifier.verbose
+    classifier.set_params(verbose=0 if args.quiet else max(verbose, 1))
+    started = time.perf_counter()
+    try:
+        model.fit(X_train, y_train)  # verbose=1: a progress bar over epochs
+    finally:
+        classifier.set_params(verbose=verbose)
+    fit_time = time.perf_counter() - started
     accuracy = model.score(X_test, y_test)
     joblib.dump(model, args.out)
 
