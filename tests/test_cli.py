@@ -80,7 +80,8 @@ def test_train_on_sample_prints_summary_and_saves_pipeline(trained, sample_test)
 
 
 def test_train_quiet_without_tqdm(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "tqdm", None)  # plain lines instead of a bar
+    for module in ("tqdm", "tqdm.auto"):  # plain lines instead of a bar
+        monkeypatch.setitem(sys.modules, module, None)
     args = ["train", "--source", "sample", "--param", "hidden_layer_sizes=8"]
     args += ["--param", "max_iter=1", "--out", tmp_path / "m.joblib"]
     status, out, err = run(*args)
