@@ -30,5 +30,17 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check skmnist tests benchmarks examples
 
+# Build the HTML documentation into docs/_build/html, warnings as errors. The
+# gallery runs the examples in examples/ on the MNIST sample shipped with
+# skmnist (offline). For a clean build: rm -rf docs/_build docs/auto_examples
+# docs/generated docs/_generated
+SPHINXOPTS ?= -W --keep-going
+DOCS_BUILD ?= docs/_build
+
+.PHONY: docs
+docs: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs]"
+	$(BIN)/sphinx-build $(SPHINXOPTS) -b html docs $(DOCS_BUILD)/html
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
