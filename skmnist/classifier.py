@@ -172,7 +172,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     >>> X, y = load_digits(return_X_y=True)
     >>> clf = make_pipeline(
     ...     PixelScaler(max_value=16),
-    ...     MLPDigitClassifier(hidden_layer_sizes=(64,), max_iter=10, random_state=0),
+    ...     MLPDigitClassifier(batch_size=32, random_state=0),
     ... )
     >>> clf.fit(X[:1500], y[:1500]).score(X[1500:], y[1500:]) > 0.9
     True

@@ -115,7 +115,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def _unit_range(self, X):
         X = np.asarray(X, dtype=np.float32)
-        out = np.multiply(X, np.float32(1.0 / self.data_max_), dtype=np.float32)
+        out = np.divide(X, np.float32(self.data_max_), dtype=np.float32)
         if self.clip:
             np.clip(out, 0.0, 1.0, out=out)
         return out

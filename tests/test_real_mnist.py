@@ -15,14 +15,20 @@ def test_pipeline_on_an_mnist_subset(mnist_dir):
     X_test, y_test = load_mnist(mnist_dir, subset="test", source="idx", return_X_y=True)
     clf = make_pipeline(
         PixelScaler(),
-        MLPDigitClassifier(hidden_layer_sizes=(256,), max_iter=4, random_state=0),
+        MLPDigitClassifier(
+            hidden_layer_sizes=(256,),
+            max_iter=5,
+            batch_size=64,
+            learning_rate_init=3e-3,
+            random_state=0,
+        ),
     )
     clf.fit(X_train[:10_000], y_train[:10_000])
-    accuracy = clf.score(X_test[:2_000], y_test[:2_000])
-    assert accuracy > 0.95
+    # scikit-learn's MLPClassifier with the same settings reaches 95.7 %.
+    assert clf.score(X_test, y_test) > 0.945
     assert clf[-1].loss_curve_[-1] < 0.15
-    proba = clf.predict_proba(X_test[:2_000])
-    assert proba.shape == (2_000, 10)
+    proba = clf.predict_proba(X_test)
+    assert proba.shape == (10_000, 10)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
 
 
@@ -31,7 +37,13 @@ def test_cross_val_score_on_real_digits(mnist_dir):
     scores = cross_val_score(
         make_pipeline(
             PixelScaler(),
-            MLPDigitClassifier(hidden_layer_sizes=(64,), max_iter=3, random_state=0),
+            MLPDigitClassifier(
+                hidden_layer_sizes=(64,),
+                max_iter=5,
+                batch_size=32,
+                learning_rate_init=3e-3,
+                random_state=0,
+            ),
         ),
         X[:3_000],
         y[:3_000],
