@@ -12,7 +12,7 @@ MNIST_DIR ?= ../shared/data/mnist
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,cli]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,cli,onnx]"
 	touch $(STAMP)
 
 # Train the default pipeline and report accuracy, fit time and device: on full
