@@ -11,7 +11,10 @@ exit status 2 for usage errors (unknown options, unknown or invalid
 ``--param``) and 1 for runtime errors (missing files, data of the wrong shape,
 files that are not skmnist models, unavailable devices).
 
-Model files are pickles: only load model files that you trust.
+Model files are pickles (joblib), which can run code when loaded: only load
+those that you trust. ``skmnist train --out FILE.skmnist`` writes the secure
+format of :mod:`skmnist.persistence` instead, which ``evaluate`` and
+``predict`` recognise by its content and load without running code.
 
 The progress bar needs tqdm (one line per epoch is printed without it),
 ``predict`` on image files needs Pillow and ``evaluate --plot`` needs
@@ -43,6 +46,10 @@ __all__ = ["build_parser", "main"]
 
 PROG = "skmnist"
 DEFAULT_MODEL_FILE = "skmnist-model.joblib"
+# Model files with this suffix are saved by skmnist.persistence (no pickle);
+# such files start like every zip archive, which is how they are recognised.
+SECURE_SUFFIX = ".skmnist"
+_ZIP_MAGIC = b"PK\x03\x04"
 SOURCES = ("auto", "idx", "openml", "sample")
 SUBSETS = ("test", "train", "all")
 
@@ -445,8 +452,10 @@ def _load_model(path: str) -> Any:
     from .classifier import MLPDigitClassifier
 
     with open(path, "rb") as f:  # OSError if missing, a folder, unreadable
+        secure = f.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
+        f.seek(0)
         try:
-            model = joblib.load(f)
+            model = None if secure else joblib.load(f)
         except (pickle.UnpicklingError, EOFError) as exc:
             raise ValueError(
                 f"{path!r} is not a skmnist model file: it is not a joblib or "
@@ -458,6 +467,10 @@ def _load_model(path: str) -> Any:
                 f"{path!r} could not be loaded as a skmnist model "
                 f"({type(exc).__name__}: {exc})"
             ) from exc
+    if secure:  # a skmnist.persistence file (a zip): loaded without pickle
+        from .persistence import load_model
+
+        model = load_model(path)  # its ValueErrors name the file
     final = model[-1] if isinstance(model, Pipeline) and len(model) else model
     if not isinstance(final, MLPDigitClassifier):
         raise ValueError(
@@ -524,8 +537,19 @@ def _set_params(model: Any, assignments: Sequence[tuple[str, Any]]) -> None:
             raise UsageError(f"invalid --param value: {exc}") from None
 
 
+def _save_model(model: Any, path: str) -> None:
+    """Save with joblib, or in the secure format when the name ends in .skmnist."""
+    if Path(path).suffix.lower() == SECURE_SUFFIX:
+        from .persistence import save_model
+
+        save_model(model, path)
+    else:
+        import joblib
+
+        joblib.dump(model, path)
+
+
 def _train(args: argparse.Namespace) -> int:
-    import joblib
     from sklearn.pipeline import make_pipeline
 
     from . import MLPDigitClassifier, PixelScaler
@@ -553,7 +577,7 @@ def _train(args: argparse.Namespace) -> int:
         classifier.set_params(verbose=verbose)
     fit_time = time.perf_counter() - started
     accuracy = model.score(X_test, y_test)
-    joblib.dump(model, args.out)
+    _save_model(model, args.out)
 
     source = args.source + (f" ({args.data_home})" if args.data_home else "")
     _print_table(
