@@ -303,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         default=DEFAULT_MODEL_FILE,
         metavar="FILE",
-        help="where to save the fitted pipeline (default: %(default)s)",
+        help="where to save the fitted pipeline: a joblib pickle, or the secure "
+        "format when FILE ends in .skmnist (default: %(default)s)",
     )
     train.add_argument(
         "--quiet",
