@@ -29,6 +29,7 @@ import numpy as np
 from sklearn.pipeline import make_pipeline
 
 from skmnist import MLPDigitClassifier, PixelScaler
+from skmnist.persistence import load_model, save_model
 from skmnist.datasets import load_mnist
 
 X_train, y_train = load_mnist(subset="train", source="sample", return_X_y=True)
@@ -97,8 +98,6 @@ fig.suptitle("Predictions of the reloaded pipeline")
 # ``.npy`` arrays with checksums; :func:`~skmnist.persistence.load_model`
 # reads it without pickle and builds only skmnist's estimators and
 # scikit-learn's ``Pipeline``.
-from skmnist.persistence import load_model, save_model
-
 secure_path = folder / "mnist-mlp.skmnist"
 save_model(model, secure_path)
 secure = load_model(secure_path)
