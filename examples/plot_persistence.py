@@ -29,8 +29,8 @@ import numpy as np
 from sklearn.pipeline import make_pipeline
 
 from skmnist import MLPDigitClassifier, PixelScaler
-from skmnist.persistence import load_model, save_model
 from skmnist.datasets import load_mnist
+from skmnist.persistence import load_model, save_model
 
 X_train, y_train = load_mnist(subset="train", source="sample", return_X_y=True)
 X_test, y_test = load_mnist(subset="test", source="sample", return_X_y=True)
