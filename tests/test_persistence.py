@@ -248,7 +248,7 @@ def unpack(data):
 
 
 def pack(metadata, members, *, fix_checksums=True):
-    if fix_checksums:
+    if fix_checksums and isinstance(metadata, dict):
         metadata["members"] = {
             name: hashlib.sha256(blob).hexdigest() for name, blob in members.items()
         }
@@ -561,7 +561,7 @@ def mutate(data, draw):
 
 
 @settings(
-    max_examples=300,
+    max_examples=10_000,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
