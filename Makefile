@@ -1,5 +1,6 @@
 # Two entry points for a fresh clone: `make demo` (the main job) and `make test`.
-# Both create .venv and install skmnist with the pinned torch CPU build first.
+# Both create .venv and install skmnist with its extras, pinned through
+# constraints.txt (torch==2.13.0: the CPU wheel on the project's machines).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -43,4 +44,4 @@ docs: $(STAMP)
 	$(BIN)/sphinx-build $(SPHINXOPTS) -b html docs $(DOCS_BUILD)/html
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache $(DOCS_BUILD) docs/auto_examples docs/generated docs/_generated

@@ -32,6 +32,7 @@ __all__ = [
     "host_tensor",
     "make_optimizer",
     "predict_batches",
+    "resume_optimizer",
     "seeded",
     "train_epochs",
 ]
@@ -77,6 +78,7 @@ class TrainingState:
     converged: bool = False
     diverged: bool = False
     interrupted: bool = False
+    stopped_by_callback: bool = False
 
 
 @dataclass
@@ -157,6 +159,22 @@ def make_optimizer(module: nn.Module, config: OptimizerConfig) -> torch.optim.Op
     )
 
 
+def resume_optimizer(
+    optimizer: torch.optim.Optimizer, previous: torch.optim.Optimizer | None
+) -> None:
+    """Carry the per-parameter state (moments, step counts) of ``previous`` over.
+
+    The hyper-parameters stay those of ``optimizer`` (the estimator's current
+    parameters), the state is copied so that a failed fit cannot alter the
+    previous optimizer, and nothing is carried across a change of solver.
+    """
+    if previous is None or type(previous) is not type(optimizer):
+        return
+    state = optimizer.state_dict()
+    state["state"] = copy.deepcopy(previous.state_dict()["state"])
+    optimizer.load_state_dict(state)
+
+
 def _set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -177,7 +195,16 @@ def _scheduled_rate(
 
 
 def _autocast(device: torch.device, dtype: torch.dtype):
-    if device.type == "cuda" and dtype == torch.float32:
+    """bfloat16 autocast for float32 training on GPUs with native bfloat16.
+
+    Older GPUs only emulate bfloat16, which is slower than float32, so they
+    train in float32. Predictions always run in the model's own precision.
+    """
+    if (
+        device.type == "cuda"
+        and dtype == torch.float32
+        and torch.cuda.is_bf16_supported(including_emulation=False)
+    ):
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
@@ -259,9 +286,9 @@ def predict_batches(
             xb = host_tensor(X[start:stop]).to(
                 device=device, dtype=dtype, non_blocking=True
             )
-            with _autocast(device, dtype):
-                outputs.append(output(module(xb).to(dtype)))
+            outputs.append(output(module(xb)))
         except torch.OutOfMemoryError:
+            xb = None
             if batch_rows == 1:
                 raise MemoryError(
                     f"The {device} device ran out of memory predicting a single row."
@@ -319,7 +346,6 @@ def train_epochs(
     base = optimizer_config.learning_rate_init
     if state.learning_rate is None or optimizer_config.learning_rate != "adaptive":
         state.learning_rate = base
-    best_weights = None
     step = 0
     t_start = state.t
 
@@ -329,8 +355,14 @@ def train_epochs(
             optimizer_config, state.learning_rate, t, step_index, total_steps
         )
 
+    if validation is not None:
+        # Each fit holds out its own split: scores of earlier fits do not compare.
+        state.best_validation_score = -math.inf
+        state.no_improvement_count = 0
+        X_val, y_val, w_val = validation
+        validation = (host_tensor(X_val).to(data.X.device, data.X.dtype), y_val, w_val)
     best_weights = None
-    epoch_start = state.n_iter
+    epoch_start, last_complete = state.n_iter, _snapshot(module)
     try:
         for _ in range(max_iter):
             started = time.perf_counter()
@@ -347,6 +379,7 @@ def train_epochs(
             )
             if not math.isfinite(loss):
                 module.load_state_dict(last_complete)
+                optimizer.state.clear()  # its moments are no longer finite either
                 state.diverged = True
                 warnings.warn(
                     f"Training diverged at epoch {state.n_iter + 1}: the loss is "
@@ -356,12 +389,12 @@ def train_epochs(
                     stacklevel=3,
                 )
                 break
-            state.t += len(data)
             score = (
                 None
                 if validation is None
                 else _validation_accuracy(module, *validation)
             )
+            state.t += len(data)
             if _record_epoch(state, loss, score, stopping.tol):
                 best_weights = _snapshot(module)
             info = {
@@ -373,6 +406,7 @@ def train_epochs(
                 "n_samples": len(data),
             }
             if any([bool(callback(info)) for callback in callbacks]):
+                state.stopped_by_callback = True
                 break
             if check_stopping and _no_progress(
                 state, stopping, optimizer_config, verbose
@@ -387,7 +421,7 @@ def train_epochs(
             f"Training was interrupted after {state.n_iter} epochs; the model keeps "
             + (
                 "the best validation epoch's weights."
-                if validation
+                if best_weights is not None
                 else "the last complete epoch's weights."
             ),
             UserWarning,
@@ -395,6 +429,7 @@ def train_epochs(
         )
     if best_weights is not None:
         module.load_state_dict(best_weights)
+    module.eval()
     return state
 
 
@@ -472,18 +507,27 @@ def flush_denormals():
 def seeded(device: torch.device, seed: int):
     """Seed torch's CPU generator (and ``device``'s) inside, restore them after.
 
+    fit calls are meant to run one per process at a time: torch's generators
+    are process-wide, so fits in parallel *threads* of one process would
+    disturb each other's random streams.
+
     Training is reproducible for a given seed while the caller's global torch
     random state is left exactly as it was.
     """
     cpu_state = torch.get_rng_state()
     cuda_state = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    mps_state = torch.mps.get_rng_state() if device.type == "mps" else None
     try:
         torch.random.default_generator.manual_seed(seed)
         if cuda_state is not None:
             with torch.cuda.device(device):
                 torch.cuda.manual_seed(seed)
+        if mps_state is not None:
+            torch.mps.manual_seed(seed)
         yield
     finally:
         torch.set_rng_state(cpu_state)
         if cuda_state is not None:
             torch.cuda.set_rng_state(cuda_state, device)
+        if mps_state is not None:
+            torch.mps.set_rng_state(mps_state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from numbers import Integral, Real
 
@@ -54,7 +55,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         gradient; ``"sgd"`` uses ``momentum`` and ``nesterovs_momentum``.
     alpha : float, default=1e-4
         Strength of the L2 penalty on the weights (not the biases), applied as
-        the optimizer's weight decay.
+        the optimizer's weight decay (the gradient gains ``alpha * W``). Note
+        that MLPClassifier divides its ``alpha`` by the minibatch size, so the
+        same value is a much stronger penalty here.
     batch_size : int or "auto", default="auto"
         Minibatch size; ``"auto"`` is ``min(128, n_samples)``. Values larger
         than the number of samples are clipped with a warning.
@@ -65,8 +68,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         ``fit`` call; ``"invscaling"`` uses ``learning_rate_init / (t + 1) **
         power_t`` with ``t`` the number of samples seen; ``"adaptive"`` divides
         the rate by 5 each time the stopping criterion is met instead of
-        stopping, until it drops below 1e-6. :meth:`partial_fit` uses a
-        constant rate unless the schedule is ``"invscaling"``.
+        stopping, until it drops below 1e-6. :meth:`partial_fit` keeps the
+        current rate (``learning_rate_init``, or as reduced by ``"adaptive"``)
+        unless the schedule is ``"invscaling"``.
     learning_rate_init : float, default=1e-3
         Initial (peak) learning rate.
     power_t : float, default=0.5
@@ -136,7 +140,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     device_ : str
         The device the model was trained on and predicts on.
     n_iter_ : int
-        Number of epochs run, all fits and partial fits of this model together.
+        Number of epochs run since the network was initialised: a ``fit``
+        without ``warm_start`` starts again from 0; warm fits and partial fits
+        add to it.
     t_ : int
         Number of training samples seen by the optimizer.
     loss_curve_ : list of float
@@ -324,6 +330,13 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             The updated estimator.
         """
         fitted = self._is_fitted()
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: one batch "
+                "does not show the class frequencies. Pass a dict of class weights "
+                "computed on the whole data (sklearn.utils.class_weight."
+                "compute_class_weight) instead."
+            )
         if not fitted and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
         return self._transaction(self._fit, X, y, sample_weight, classes, fitted, True)
@@ -334,6 +347,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     def _transaction(self, method, *args):
         """Run ``method``; on any error restore every attribute as it was."""
         saved = dict(self.__dict__)
+        if "_rng" in saved:  # advanced in place by a call
+            saved["_rng"] = copy.deepcopy(saved["_rng"])
         try:
             return method(*args)
         except BaseException:
@@ -348,6 +363,16 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         y_encoded, classes_ = self._encode_labels(y, classes, incremental)
         weight = self._sample_weight(X, y_encoded, classes_, sample_weight, one_epoch)
         device = self._device() if incremental else resolve_device(self.device)
+        dtype64 = (
+            next(self.module_.parameters()).dtype == torch.float64
+            if incremental
+            else X.dtype == np.float64
+        )
+        if device.type == "mps" and dtype64:
+            raise ValueError(
+                "MPS devices have no float64: pass float32 input (PixelScaler "
+                "outputs float32) or use device='cpu'."
+            )
         if not incremental:
             self._rng = check_random_state(self.random_state)
         seed = int(self._rng.randint(np.iinfo(np.int32).max))
@@ -365,12 +390,12 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
                     "activation": self.activation,
                     "dropout": float(self.dropout),
                 }
-                dtype = torch.float64 if X.dtype == np.float64 else torch.float32
+                dtype = torch.float64 if dtype64 else torch.float32
                 module = build_mlp(**architecture).to(device=device, dtype=dtype)
                 state = _engine.TrainingState()
             optimizer = _engine.make_optimizer(module, optimizer_config)
-            if incremental and getattr(self, "_optimizer", None) is not None:
-                optimizer.load_state_dict(self._optimizer.state_dict())
+            if incremental:
+                _engine.resume_optimizer(optimizer, getattr(self, "_optimizer", None))
             X_train, y_train, w_train, validation = self._split(
                 X, y_encoded, weight, one_epoch
             )
@@ -398,12 +423,17 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
                     verbose=self.verbose,
                     callbacks=[reporter, *(self.callbacks or ())],
                 )
-            except torch.OutOfMemoryError as exc:
+            except torch.OutOfMemoryError:
+                data = None
+                size_mb = X_train.shape[0] * X_train.shape[1] * (8 if dtype64 else 4)
                 raise MemoryError(
-                    f"The {device} device ran out of memory training on "
-                    f"{X_train.shape[0]} samples of {X_train.shape[1]} features with "
-                    f"batch_size={batch_size}. Lower batch_size or use device='cpu'."
-                ) from exc
+                    f"The {device} device ran out of memory in fit: the training "
+                    f"set ({X_train.shape[0]} x {X_train.shape[1]}, "
+                    f"{size_mb / 2**20:.0f} MB) is kept on the device and trained "
+                    f"in minibatches of batch_size={batch_size}. Lower batch_size, "
+                    "fit on fewer samples per call (partial_fit), or use "
+                    "device='cpu'."
+                ) from None
             finally:
                 reporter.close()
         if architecture is not None:
@@ -414,7 +444,12 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def _warn_if_not_converged(self, state, one_epoch):
         """MLPClassifier's warning, for schedules that do not plan the whole budget."""
-        stopped_early = state.converged or state.diverged or state.interrupted
+        stopped_early = (
+            state.converged
+            or state.diverged
+            or state.interrupted
+            or state.stopped_by_callback
+        )
         if one_epoch or stopped_early or self.learning_rate in ("cosine", "invscaling"):
             return
         warnings.warn(
@@ -539,6 +574,12 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             parts = train_test_split(*arrays, test_size=n_val, random_state=seed)
         X_train, X_val, y_train, y_val = parts[:4]
         w_train, w_val = (parts[4], parts[5]) if weight is not None else (None, None)
+        if weight is not None and not (w_train.sum() > 0 and w_val.sum() > 0):
+            raise ValueError(
+                "early_stopping's validation split left the training or the "
+                "validation part with zero total sample_weight; use more samples "
+                "with positive weight or a different validation_fraction."
+            )
         return X_train, y_train, w_train, (X_val, y_val, w_val)
 
     def _training_state(self):

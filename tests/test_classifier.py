@@ -606,3 +606,81 @@ def test_quiet_by_default(digits, capsys):
     X_train, _, y_train, _ = digits
     MLPDigitClassifier(**SMALL).fit(X_train, y_train)
     assert capsys.readouterr() == ("", "")
+
+
+def test_warm_start_uses_current_optimizer_parameters(digits):
+    X_train, X_test, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, warm_start=True, random_state=0)
+    clf.fit(X_train, y_train)
+    clf.set_params(alpha=0.5).fit(X_train, y_train)
+    decays = {group["weight_decay"] for group in clf._optimizer.param_groups}
+    assert decays == {0.5, 0.0}  # weights get the new alpha, biases none
+    clf.set_params(solver="sgd", learning_rate_init=0.01).fit(X_train, y_train)
+    assert isinstance(clf._optimizer, torch.optim.SGD)
+    assert np.isfinite(clf.predict_proba(X_test)).all()
+
+
+def test_failed_warm_fit_leaves_optimizer_and_rng_untouched(digits, monkeypatch):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, warm_start=True, random_state=0)
+    clf.fit(X_train, y_train)
+    moments = [s["exp_avg"].clone() for s in clf._optimizer.state.values()]
+    rng_state = clf._rng.get_state()[1].copy()
+
+    def fail(info):
+        raise RuntimeError("callback failure")
+
+    with pytest.raises(RuntimeError, match="callback failure"):
+        clf.set_params(callbacks=[fail]).fit(X_train, y_train)
+    after = [s["exp_avg"] for s in clf._optimizer.state.values()]
+    assert all(torch.equal(a, b) for a, b in zip(moments, after, strict=True))
+    np.testing.assert_array_equal(clf._rng.get_state()[1], rng_state)
+
+
+def test_early_stopping_warm_start_compares_within_one_fit(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(
+        **dict(SMALL, max_iter=3), early_stopping=True, warm_start=True, random_state=0
+    )
+    clf.fit(X_train, y_train)
+    clf.set_params(learning_rate_init=1e-5).fit(X_train, y_train)
+    second = clf.validation_scores_[3:]
+    assert clf.best_validation_score_ == max(second)
+
+
+def test_divergence_resets_optimizer_so_training_can_resume(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(
+        **dict(SMALL, learning_rate_init=1e6),
+        solver="sgd",
+        learning_rate="constant",
+        random_state=0,
+    )
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        clf.fit(X_train * 1e3, y_train)
+    assert len(clf._optimizer.state) == 0
+    clf.set_params(learning_rate_init=1e-3).partial_fit(X_train, y_train)
+    assert np.isfinite(clf.loss_curve_[-1])
+
+
+def test_callback_stop_is_not_a_convergence_failure(digits):
+    X_train, _, y_train, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        MLPDigitClassifier(
+            **SMALL, learning_rate="constant", callbacks=[lambda info: True]
+        ).fit(X_train, y_train)
+
+
+def test_partial_fit_refuses_balanced_class_weight(digits):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(ValueError, match="'balanced' is not supported by partial_fit"):
+        MLPDigitClassifier(**SMALL, class_weight="balanced").partial_fit(
+            X_train, y_train, classes=np.arange(10)
+        )
+
+
+def test_network_is_in_evaluation_mode_after_fit(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, dropout=0.5).fit(X_train, y_train)
+    assert not clf.module_.training
