@@ -435,7 +435,7 @@ def _load_train_test(
             *_load_data(source, data_home, "train"),
             *_load_data(source, data_home, "test"),
         )
-    from .datasets._mnist import N_TEST
+    from .datasets._catalog import N_TEST
 
     # One read of all 70,000 images: OpenML is parsed once, not twice.
     X, y = _load_data(source, data_home, "all")

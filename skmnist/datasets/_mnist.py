@@ -1,105 +1,36 @@
 """Loaders for MNIST and Fashion-MNIST: IDX files, OpenML, or the embedded sample."""
 
-import http.client
 import os
-import warnings
-from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
-from urllib.error import URLError
 
 import numpy as np
-from sklearn.datasets import fetch_openml, get_data_home
 from sklearn.utils import Bunch
 
-from ._idx import idx_md5, read_idx
 from ._sample import load_sample_arrays
 
 __all__ = ["load_fashion_mnist", "load_mnist"]
 
-DataHome = str | os.PathLike[str] | None
-
-IMAGE_SHAPE = (28, 28)
-N_FEATURES = 28 * 28
-N_TRAIN, N_TEST = 60_000, 10_000
-#: Column names, the same for every source (OpenML's naming).
-FEATURE_NAMES = [f"pixel{i}" for i in range(1, N_FEATURES + 1)]
-TARGET_COLUMN = "class"
-ENV_VAR = "SKMNIST_DATA"
-
-SUBSETS = ("train", "test", "all")
-SOURCES = ("auto", "idx", "openml", "sample")
-# Official file names (without .gz) of the images and labels of each split.
-IDX_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
-_NETWORK_ERRORS = (URLError, TimeoutError, ConnectionError, http.client.HTTPException)
-
-
-@dataclass(frozen=True)
-class _Dataset:
-    title: str
-    folder: str  # sub-folder of the data home that holds the IDX files
-    descr: str  # file in descr/
-    target_names: tuple[str, ...]
-    md5: dict[str, str]  # md5 of each uncompressed official IDX file
-    download: str
-    openml_name: str
-    openml_id: int
-    has_sample: bool
-
-
-MNIST = _Dataset(
-    title="MNIST",
-    folder="mnist",
-    descr="mnist.rst",
-    target_names=tuple(str(digit) for digit in range(10)),
-    md5={
-        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
-        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
-        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
-    },
-    download=(
-        "http://yann.lecun.com/exdb/mnist/ (or a mirror such as "
-        "https://ossci-datasets.s3.amazonaws.com/mnist/)"
-    ),
-    openml_name="mnist_784",
-    openml_id=554,
-    has_sample=True,
+from ._catalog import (
+    FASHION_MNIST,
+    FEATURE_NAMES,
+    MNIST,
+    N_FEATURES,
+    SOURCES,
+    SUBSETS,
+    TARGET_COLUMN,
+    DataHome,
+    Parts,
+    _Dataset,
 )
-
-FASHION_MNIST = _Dataset(
-    title="Fashion-MNIST",
-    folder="fashion-mnist",
-    descr="fashion_mnist.rst",
-    target_names=(
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ),
-    md5={
-        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
-        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
-        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
-        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
-    },
-    download="https://github.com/zalandoresearch/fashion-mnist#get-the-data",
-    openml_name="Fashion-MNIST",
-    openml_id=40996,
-    has_sample=False,
+from ._idx_source import (
+    _find_idx_files,
+    _idx_folder,
+    _idx_parts,
+    _missing_files_message,
+    _read_idx_parts,
 )
-
-Parts = dict[str, tuple[np.ndarray, np.ndarray]]
+from ._openml_source import _openml_cache, _openml_parts
 
 
 # --------------------------------------------------------------------------
@@ -140,228 +71,6 @@ def _import_pandas():
             "as_frame=True requires pandas: pip install pandas, or use as_frame=False"
         ) from exc
     return pandas
-
-
-# --------------------------------------------------------------------------
-# IDX files
-# --------------------------------------------------------------------------
-def _idx_folder(dataset: _Dataset, data_home: DataHome) -> Path:
-    """Folder of the IDX files: data_home, $SKMNIST_DATA/<folder>, or the default."""
-    if data_home is not None:
-        return Path(data_home)
-    root = os.environ.get(ENV_VAR)
-    if root:
-        return Path(root) / dataset.folder
-    return Path(get_data_home()) / "skmnist" / dataset.folder
-
-
-def _find_idx_files(
-    folder: Path, splits: tuple[str, ...]
-) -> tuple[dict[str, Path], list[str]]:
-    """Map each needed official name to its file (plain preferred to .gz)."""
-    found, missing = {}, []
-    for split in splits:
-        for name in IDX_FILES[split]:
-            for candidate in (folder / name, folder / f"{name}.gz"):
-                if candidate.is_file():
-                    found[name] = candidate
-                    break
-            else:
-                missing.append(name)
-    return found, missing
-
-
-def _missing_files_message(
-    dataset: _Dataset, folder: Path, missing: list[str], data_home: DataHome
-) -> str:
-    names = ", ".join(f"{name}[.gz]" for name in missing)
-    message = (
-        f"{dataset.title} IDX files not found in {str(folder)!r}: missing {names}. "
-        f"Download the official files from {dataset.download} into that folder "
-        f"(gzipped or not), or pass data_home=<folder that holds them>, or set the "
-        f"{ENV_VAR} environment variable to a folder that holds them in a "
-        f"{dataset.folder!r} sub-folder."
-    )
-    root = os.environ.get(ENV_VAR)
-    if data_home is None and root:
-        message += (
-            f" ({ENV_VAR}={root!r} is the parent folder: the files are looked "
-            f"up in its {dataset.folder!r} sub-folder.)"
-        )
-    return message
-
-
-def _check_md5(dataset: _Dataset, name: str, path: Path, array: np.ndarray) -> None:
-    expected, actual = dataset.md5[name], idx_md5(array)
-    if actual != expected:
-        raise ValueError(
-            f"md5 mismatch for {str(path)!r}: the official {dataset.title} file "
-            f"{name} has md5 {expected} (uncompressed), this one {actual}; the "
-            "file is corrupt or not the official one"
-        )
-
-
-def _check_split(
-    images: np.ndarray, labels: np.ndarray, images_path: Path, labels_path: Path
-) -> None:
-    if images.dtype != np.uint8 or images.shape[1:] != IMAGE_SHAPE:
-        raise ValueError(
-            f"{str(images_path)!r} does not hold 28x28 uint8 images: it holds "
-            f"{images.dtype} data of shape {images.shape}"
-        )
-    if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise ValueError(
-            f"{str(labels_path)!r} does not hold uint8 labels: it holds "
-            f"{labels.dtype} data of shape {labels.shape}"
-        )
-    if len(labels) != len(images):
-        raise ValueError(
-            f"{str(labels_path)!r} holds {len(labels)} labels for the "
-            f"{len(images)} images of {str(images_path)!r}"
-        )
-    if labels.size and labels.max() > 9:
-        raise ValueError(
-            f"{str(labels_path)!r} holds label {labels.max()}; labels are 0 to 9"
-        )
-
-
-def _read_idx_parts(
-    dataset: _Dataset,
-    found: dict[str, Path],
-    splits: tuple[str, ...],
-    *,
-    md5_check: bool,
-) -> Parts:
-    parts = {}
-    for split in splits:
-        names = IDX_FILES[split]
-        arrays = [read_idx(found[name]) for name in names]
-        if md5_check:
-            for name, array in zip(names, arrays, strict=True):
-                _check_md5(dataset, name, found[name], array)
-        _check_split(*arrays, *(found[name] for name in names))
-        parts[split] = arrays[0], arrays[1]
-    return parts
-
-
-def _idx_parts(
-    dataset: _Dataset,
-    data_home: DataHome,
-    splits: tuple[str, ...],
-    *,
-    md5_check: bool,
-) -> Parts:
-    folder = _idx_folder(dataset, data_home)
-    found, missing = _find_idx_files(folder, splits)
-    if missing:
-        raise FileNotFoundError(
-            _missing_files_message(dataset, folder, missing, data_home)
-        )
-    return _read_idx_parts(dataset, found, splits, md5_check=md5_check)
-
-
-# --------------------------------------------------------------------------
-# OpenML
-# --------------------------------------------------------------------------
-def _openml_parser_options() -> dict[str, Any]:
-    """fetch_openml options: pandas' fast CSV parser when pandas is installed.
-
-    The columns are read as uint8 pixels and a str target: this is faster and
-    smaller than the default, and avoids pandas >= 3 turning the nominal target
-    into integer categories, which scikit-learn's ARFF post-processing rejects.
-    """
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        return {"parser": "liac-arff"}
-    dtypes: dict[int, Any] = dict.fromkeys(range(N_FEATURES), np.uint8)
-    dtypes[N_FEATURES] = str
-    return {"parser": "pandas", "read_csv_kwargs": {"dtype": dtypes}}
-
-
-def _openml_cache(data_home: DataHome) -> str:
-    return os.path.join(get_data_home(data_home), "openml")
-
-
-def _label_value(value: object) -> int:
-    number = float(str(value).strip().strip("'\""))
-    if not number.is_integer() or not 0 <= number <= 9:
-        raise ValueError(f"label {value!r} is not a digit from 0 to 9")
-    return int(number)
-
-
-def _openml_arrays(dataset: _Dataset, bunch: Bunch) -> tuple[np.ndarray, np.ndarray]:
-    """Check the shape and id of an OpenML download; return uint8 images, labels."""
-    where = f"OpenML dataset {dataset.openml_name!r} (data id {bunch.details['id']})"
-    if int(bunch.details["id"]) != dataset.openml_id:
-        raise ValueError(
-            f"{where} is not {dataset.title}, whose OpenML data id is "
-            f"{dataset.openml_id}"
-        )
-    data = np.asarray(bunch.data)
-    expected_shape = (N_TRAIN + N_TEST, N_FEATURES)
-    if data.shape != expected_shape:
-        raise ValueError(
-            f"{where} has shape {data.shape}, but the official {dataset.title} "
-            f"has {expected_shape} ({N_TRAIN} training images followed by "
-            f"{N_TEST} test images); the scikit-learn cache may be incomplete "
-            "or corrupt"
-        )
-    if data.dtype != np.uint8:
-        converted = data.astype(np.uint8)
-        if not np.array_equal(converted, data):
-            raise ValueError(f"{where} has pixels that are not integers in 0..255")
-        data = converted
-    values, inverse = np.unique(np.asarray(bunch.target), return_inverse=True)
-    try:
-        codes = np.array([_label_value(value) for value in values], dtype=np.int64)
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from exc
-    return data.reshape(-1, *IMAGE_SHAPE), codes[inverse.reshape(-1)]
-
-
-def _openml_unavailable_message(
-    dataset: _Dataset, data_home: DataHome, exc: Exception
-) -> str:
-    message = (
-        f"Could not get {dataset.title} from OpenML (dataset "
-        f"{dataset.openml_name!r}, version 1, data id {dataset.openml_id}): {exc}. "
-        f"scikit-learn downloads it once and caches it under "
-        f"{_openml_cache(data_home)!r}. Without network access, download the "
-        f"official IDX files from {dataset.download} and load them with "
-        f"source='idx' and data_home=<their folder> (or set {ENV_VAR} to a folder "
-        f"that holds them in a {dataset.folder!r} sub-folder)"
-    )
-    if dataset.has_sample:
-        message += ", or use source='sample' for the small subset shipped with skmnist"
-    return message + "."
-
-
-def _openml_parts(dataset: _Dataset, data_home: DataHome) -> Parts:
-    try:
-        with warnings.catch_warnings():
-            # The failure is reported below, with what to do about it.
-            warnings.filterwarnings(
-                "ignore", message="A network error occurred", category=UserWarning
-            )
-            bunch = fetch_openml(
-                dataset.openml_name,
-                version=1,
-                data_home=data_home,
-                as_frame=False,
-                n_retries=1,
-                delay=0.1,
-                **_openml_parser_options(),
-            )
-    except _NETWORK_ERRORS as exc:
-        raise ConnectionError(
-            _openml_unavailable_message(dataset, data_home, exc)
-        ) from exc
-    images, labels = _openml_arrays(dataset, bunch)
-    return {
-        "train": (images[:N_TRAIN], labels[:N_TRAIN]),
-        "test": (images[N_TRAIN:], labels[N_TRAIN:]),
-    }
 
 
 # --------------------------------------------------------------------------
