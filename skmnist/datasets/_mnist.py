@@ -7,10 +7,6 @@ from typing import Any
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._sample import load_sample_arrays
-
-__all__ = ["load_fashion_mnist", "load_mnist"]
-
 from ._catalog import (
     FASHION_MNIST,
     FEATURE_NAMES,
@@ -31,6 +27,9 @@ from ._idx_source import (
     _read_idx_parts,
 )
 from ._openml_source import _openml_cache, _openml_parts
+from ._sample import load_sample_arrays
+
+__all__ = ["load_fashion_mnist", "load_mnist"]
 
 
 # --------------------------------------------------------------------------
