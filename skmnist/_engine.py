@@ -194,19 +194,23 @@ def _scheduled_rate(
     return base
 
 
-def _autocast(device: torch.device, dtype: torch.dtype):
-    """bfloat16 autocast for float32 training on GPUs with native bfloat16.
+def _autocast_factory(
+    device: torch.device, dtype: torch.dtype
+) -> Callable[[], contextlib.AbstractContextManager]:
+    """What each training step enters: bf16 autocast, or nothing.
 
-    Older GPUs only emulate bfloat16, which is slower than float32, so they
-    train in float32. Predictions always run in the model's own precision.
+    bfloat16 autocast is for float32 training on GPUs with native bfloat16;
+    older GPUs only emulate it, which is slower than float32, so they train in
+    float32. Predictions always run in the model's own precision. Decided once
+    per epoch, not per step.
     """
     if (
         device.type == "cuda"
         and dtype == torch.float32
         and torch.cuda.is_bf16_supported(including_emulation=False)
     ):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext
 
 
 def _batch_loss(
@@ -239,6 +243,7 @@ def _train_one_epoch(
     device = data.X.device
     order = torch.randperm(n, device=device) if shuffle else None
     total = torch.zeros((), device=device, dtype=torch.float64)
+    autocast = _autocast_factory(device, data.X.dtype)
     module.train()
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
@@ -250,7 +255,7 @@ def _train_one_epoch(
             xb, yb = data.X.index_select(0, index), data.y.index_select(0, index)
             wb = None if data.weight is None else data.weight.index_select(0, index)
         _set_learning_rate(optimizer, rate(step))
-        with _autocast(device, data.X.dtype):
+        with autocast():
             logits = module(xb)
         loss = _batch_loss(logits.to(data.X.dtype), yb, wb, label_smoothing)
         optimizer.zero_grad(set_to_none=True)
