@@ -31,6 +31,8 @@ __all__ = [
     "flush_denormals",
     "host_tensor",
     "make_optimizer",
+    "optimizer_from_numpy",
+    "optimizer_to_numpy",
     "predict_batches",
     "resume_optimizer",
     "seeded",
@@ -173,6 +175,44 @@ def resume_optimizer(
     state = optimizer.state_dict()
     state["state"] = copy.deepcopy(previous.state_dict()["state"])
     optimizer.load_state_dict(state)
+
+
+_SOLVERS = {"Adam": "adam", "AdamW": "adamw", "SGD": "sgd"}
+
+
+def optimizer_to_numpy(optimizer: torch.optim.Optimizer) -> dict:
+    """The optimizer's per-parameter state (moments, step counts) as host arrays.
+
+    Used when a pickle is asked to keep the optimizer state; the
+    hyper-parameters are not stored, they come from the estimator.
+    """
+    return {
+        "solver": _SOLVERS[type(optimizer).__name__],
+        "state": {
+            index: {
+                key: value.detach().cpu().numpy().copy()
+                if torch.is_tensor(value)
+                else value
+                for key, value in entries.items()
+            }
+            for index, entries in optimizer.state_dict()["state"].items()
+        },
+    }
+
+
+def optimizer_from_numpy(module: nn.Module, saved: dict) -> torch.optim.Optimizer:
+    """Rebuild an optimizer over ``module`` from :func:`optimizer_to_numpy`'s output."""
+    optimizer = make_optimizer(module, OptimizerConfig(solver=saved["solver"]))
+    state = optimizer.state_dict()
+    state["state"] = {
+        index: {
+            key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+            for key, value in entries.items()
+        }
+        for index, entries in saved["state"].items()
+    }
+    optimizer.load_state_dict(state)
+    return optimizer
 
 
 def _set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -1,0 +1,89 @@
+"""device="auto" with several GPUs: each process claims its own (simulated on CPU)."""
+
+import subprocess
+import sys
+import types
+
+import pytest
+import torch
+
+from skmnist import _device
+from skmnist._device import claim_device, resolve_device
+
+HOLDER = """
+import sys, time
+from skmnist._device import claim_device
+print(claim_device(sys.argv[2].split(","), sys.argv[1]), flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.fixture
+def holder(tmp_path):
+    """Start processes that claim a device and keep it until they are killed."""
+    processes = []
+
+    def start(ids):
+        process = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(tmp_path), ",".join(ids)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        processes.append(process)
+        return int(process.stdout.readline())
+
+    yield start
+    for process in processes:
+        process.kill()
+        process.wait()
+
+
+def test_claims_spread_evenly_then_round_robin(tmp_path, holder):
+    ids = ["GPU-a", "GPU-b"]
+    assert holder(ids) == 0
+    assert holder(ids) == 1
+    assert holder(ids) == 0  # every device has one process: share, in order
+
+
+def test_a_claim_is_released_when_its_process_ends(tmp_path):
+    ids = ["GPU-a", "GPU-b"]
+    run = [sys.executable, "-c", HOLDER.replace("time.sleep(120)", ""), str(tmp_path)]
+    for _ in range(2):
+        out = subprocess.run([*run, ",".join(ids)], capture_output=True, text=True)
+        assert out.stdout.strip() == "0"
+
+
+@pytest.fixture
+def three_gpus(monkeypatch, tmp_path):
+    """Make torch report three CUDA devices with distinct UUIDs."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(
+        torch.cuda,
+        "get_device_properties",
+        lambda index: types.SimpleNamespace(uuid=f"GPU-{index}"),
+    )
+    monkeypatch.setattr(_device, "_claims_dir", lambda: tmp_path)
+    monkeypatch.setattr(_device, "_claimed_index", None)
+    monkeypatch.setattr(_device, "_held_claims", [])
+    return ["GPU-0", "GPU-1", "GPU-2"]
+
+
+def test_auto_takes_a_gpu_no_other_process_has(three_gpus, holder):
+    assert holder(three_gpus) == 0  # another worker on this host has cuda:0
+    assert resolve_device("auto") == torch.device("cuda", 1)
+    assert resolve_device("auto") == torch.device("cuda", 1)  # kept for the process
+    assert holder(three_gpus) == 2
+
+
+def test_auto_with_one_visible_gpu_claims_nothing(three_gpus, monkeypatch, tmp_path):
+    # e.g. CUDA_VISIBLE_DEVICES=2: the worker sees one device, as cuda:0
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("auto") == torch.device("cuda", 0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_explicit_devices_are_not_claimed(three_gpus, holder):
+    holder(three_gpus)
+    assert resolve_device("cuda:0") == torch.device("cuda", 0)
+    assert _device._claimed_index is None
