@@ -85,7 +85,7 @@ def claim_device(device_ids: Sequence[str], lock_dir: str | os.PathLike) -> int:
     while True:
         for index, ident in enumerate(device_ids):
             name = re.sub(r"[^A-Za-z0-9_.-]", "_", str(ident))
-            handle = open(folder / f"{name}.slot{level}.lock", "a")  # noqa: SIM115
+            handle = open(folder / f"{name}.slot{level}.lock", "a")
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:

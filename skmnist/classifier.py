@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -28,6 +29,38 @@ from ._progress import EpochReporter
 __all__ = ["MLPDigitClassifier"]
 
 _FLOAT_DTYPES = (np.float32, np.float64)
+
+
+@dataclass
+class _FitPlan:
+    """A validated fit, ready to train: data, device, seed and settings."""
+
+    X: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray | None
+    validation: tuple | None
+    classes: np.ndarray
+    device: torch.device
+    dtype: torch.dtype
+    seed: int
+    architecture: dict | None
+    optimizer_config: _engine.OptimizerConfig
+    stopping: _engine.StoppingConfig
+    batch_size: int
+
+    def build_module(self) -> torch.nn.Sequential:
+        """A freshly initialised network (draws from torch's seeded generator)."""
+        return build_mlp(**self.architecture).to(device=self.device, dtype=self.dtype)
+
+    def out_of_memory(self) -> MemoryError:
+        n, d = self.X.shape
+        size_mb = n * d * (8 if self.dtype == torch.float64 else 4) / 2**20
+        return MemoryError(
+            f"The {self.device} device ran out of memory in fit: the training "
+            f"set ({n} x {d}, {size_mb:.0f} MB) is kept on the device and trained "
+            f"in minibatches of batch_size={self.batch_size}. Lower batch_size, "
+            "fit on fewer samples per call (partial_fit), or use device='cpu'."
+        )
 
 
 class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
@@ -371,6 +404,53 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             raise
 
     def _fit(self, X, y, sample_weight, classes, incremental, one_epoch):
+        plan = self._plan_fit(X, y, sample_weight, classes, incremental, one_epoch)
+        with _engine.seeded(plan.device, plan.seed), _engine.flush_denormals():
+            if incremental:
+                module = _engine.clone_module(self.module_)
+                state = self._training_state()
+            else:
+                module = plan.build_module()
+                state = _engine.TrainingState()
+            optimizer = _engine.make_optimizer(module, plan.optimizer_config)
+            if incremental:
+                _engine.resume_optimizer(optimizer, getattr(self, "_optimizer", None))
+            max_iter = 1 if one_epoch else self.max_iter
+            reporter = EpochReporter(self.verbose, max_iter)
+            try:
+                data = _engine.DeviceData.from_numpy(
+                    plan.X, plan.y, plan.weight, plan.device, plan.dtype
+                )
+                state = _engine.train_epochs(
+                    module,
+                    optimizer,
+                    data,
+                    state,
+                    optimizer_config=plan.optimizer_config,
+                    stopping=plan.stopping,
+                    max_iter=max_iter,
+                    batch_size=plan.batch_size,
+                    shuffle=self.shuffle,
+                    label_smoothing=self.label_smoothing,
+                    validation=plan.validation,
+                    check_stopping=not one_epoch,
+                    verbose=self.verbose,
+                    callbacks=[reporter, *(self.callbacks or ())],
+                )
+            except torch.OutOfMemoryError:
+                data = None
+                raise plan.out_of_memory() from None
+            finally:
+                reporter.close()
+        self._finish_fit(plan, module, optimizer, state, one_epoch)
+        return self
+
+    def _plan_fit(self, X, y, sample_weight, classes, incremental, one_epoch):
+        """Validate the input and settle everything a fit needs but the training.
+
+        Draws from ``self._rng`` in a fixed order (the torch seed, then the
+        validation split), so batched fits reproduce single fits exactly.
+        """
         X, y = validate_data(
             self, X, y, dtype=_FLOAT_DTYPES, reset=not incremental, order="C"
         )
@@ -390,71 +470,48 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         if not incremental:
             self._rng = check_random_state(self.random_state)
         seed = int(self._rng.randint(np.iinfo(np.int32).max))
-        optimizer_config = self._optimizer_config(one_epoch)
+        X_train, y_train, w_train, validation = self._split(
+            X, y_encoded, weight, one_epoch
+        )
+        architecture = None
+        if not incremental:
+            architecture = {
+                "n_features": X.shape[1],
+                "hidden_layer_sizes": self._hidden_layer_sizes(),
+                "n_outputs": len(classes_),
+                "activation": self.activation,
+                "dropout": float(self.dropout),
+            }
+        return _FitPlan(
+            X=X_train,
+            y=y_train,
+            weight=w_train,
+            validation=validation,
+            classes=classes_,
+            device=device,
+            dtype=torch.float64 if dtype64 else torch.float32,
+            seed=seed,
+            architecture=architecture,
+            optimizer_config=self._optimizer_config(one_epoch),
+            stopping=_engine.StoppingConfig(
+                self.tol, self.n_iter_no_change, validation is not None
+            ),
+            batch_size=self._batch_size(X_train.shape[0]),
+        )
 
-        with _engine.seeded(device, seed), _engine.flush_denormals():
-            if incremental:
-                module, architecture = _engine.clone_module(self.module_), None
-                state = self._training_state()
-            else:
-                architecture = {
-                    "n_features": X.shape[1],
-                    "hidden_layer_sizes": self._hidden_layer_sizes(),
-                    "n_outputs": len(classes_),
-                    "activation": self.activation,
-                    "dropout": float(self.dropout),
-                }
-                dtype = torch.float64 if dtype64 else torch.float32
-                module = build_mlp(**architecture).to(device=device, dtype=dtype)
-                state = _engine.TrainingState()
-            optimizer = _engine.make_optimizer(module, optimizer_config)
-            if incremental:
-                _engine.resume_optimizer(optimizer, getattr(self, "_optimizer", None))
-            X_train, y_train, w_train, validation = self._split(
-                X, y_encoded, weight, one_epoch
-            )
-            batch_size = self._batch_size(X_train.shape[0])
-            reporter = EpochReporter(self.verbose, 1 if one_epoch else self.max_iter)
-            try:
-                data = _engine.DeviceData.from_numpy(
-                    X_train, y_train, w_train, device, next(module.parameters()).dtype
-                )
-                state = _engine.train_epochs(
-                    module,
-                    optimizer,
-                    data,
-                    state,
-                    optimizer_config=optimizer_config,
-                    stopping=_engine.StoppingConfig(
-                        self.tol, self.n_iter_no_change, validation is not None
-                    ),
-                    max_iter=1 if one_epoch else self.max_iter,
-                    batch_size=batch_size,
-                    shuffle=self.shuffle,
-                    label_smoothing=self.label_smoothing,
-                    validation=validation,
-                    check_stopping=not one_epoch,
-                    verbose=self.verbose,
-                    callbacks=[reporter, *(self.callbacks or ())],
-                )
-            except torch.OutOfMemoryError:
-                data = None
-                size_mb = X_train.shape[0] * X_train.shape[1] * (8 if dtype64 else 4)
-                raise MemoryError(
-                    f"The {device} device ran out of memory in fit: the training "
-                    f"set ({X_train.shape[0]} x {X_train.shape[1]}, "
-                    f"{size_mb / 2**20:.0f} MB) is kept on the device and trained "
-                    f"in minibatches of batch_size={batch_size}. Lower batch_size, "
-                    "fit on fewer samples per call (partial_fit), or use "
-                    "device='cpu'."
-                ) from None
-            finally:
-                reporter.close()
-        if architecture is not None:
-            self._architecture = architecture
-        self._store(module, optimizer, state, classes_, device, validation is not None)
+    def _finish_fit(self, plan, module, optimizer, state, one_epoch):
+        """Store the trained network and its history as fitted attributes."""
+        if plan.architecture is not None:
+            self._architecture = plan.architecture
+        self._store(
+            module,
+            optimizer,
+            state,
+            plan.classes,
+            plan.device,
+            plan.validation is not None,
+        )
         self._warn_if_not_converged(state, one_epoch)
-        return self
 
     def _warn_if_not_converged(self, state, one_epoch):
         """MLPClassifier's warning, for schedules that do not plan the whole budget."""

@@ -3,9 +3,10 @@
 :func:`read_idx_dask` exposes an IDX file as a chunked dask array whose tasks
 read only their own rows, for dask-ml's ``Incremental`` training; and
 :func:`dask_predict` applies a fitted model to a dask array with the model
-shipped to the workers once. Needs the ``dask`` extra (``pip install "skmnist[dask]"``). Hyper-parameter
-searches need nothing from here: run scikit-learn's searches under
-``joblib.parallel_backend("dask")``. See :ref:`scale-out`.
+shipped to the workers once. Needs the ``dask`` extra
+(``pip install "skmnist[dask]"``). Hyper-parameter searches need nothing
+here: run scikit-learn's searches under ``joblib.parallel_backend("dask")``.
+See :ref:`scale-out`.
 """
 
 from __future__ import annotations
@@ -78,16 +79,21 @@ def read_idx_dask(
         raise ValueError(f"{path}: an IDX file with no dimensions has no rows.")
     n_rows, dtype = header.shape[0], header.dtype
     row_shape = (
-        (int(np.prod(header.shape[1:])),) if flatten and header.ndim > 1
+        (int(np.prod(header.shape[1:])),)
+        if flatten and header.ndim > 1
         else header.shape[1:]
     )
+    bounds = [
+        (start, min(start + chunk_rows, n_rows))
+        for start in range(0, n_rows, chunk_rows)
+    ]
     blocks = [
         da.from_delayed(
-            dask.delayed(_idx_rows)(path, start, min(start + chunk_rows, n_rows), flatten),
-            shape=(min(start + chunk_rows, n_rows) - start, *row_shape),
+            dask.delayed(_idx_rows)(path, start, stop, flatten),
+            shape=(stop - start, *row_shape),
             dtype=dtype,
         )
-        for start in range(0, n_rows, chunk_rows)
+        for start, stop in bounds
     ]
     del header  # closes the memory map
     if not blocks:

@@ -59,7 +59,9 @@ def test_search_on_cluster_equals_local_search(client, sample, kind):
     if kind == "grid":
         search = GridSearchCV(pipe, grid, cv=3, n_jobs=-1)
     else:
-        search = RandomizedSearchCV(pipe, grid, n_iter=3, cv=3, n_jobs=-1, random_state=0)
+        search = RandomizedSearchCV(
+            pipe, grid, n_iter=3, cv=3, n_jobs=-1, random_state=0
+        )
     local = clone(search).set_params(n_jobs=1).fit(X, y)
     with (
         distributed.get_task_stream(client) as tasks,
@@ -106,7 +108,9 @@ def test_incremental_over_out_of_core_idx_equals_local_partial_fit(
     Xs = (X / 255.0).astype(np.float32)
     for _ in range(2):
         for start in range(0, 2000, 500):
-            local.partial_fit(Xs[start : start + 500], y[start : start + 500], classes=classes)
+            local.partial_fit(
+                Xs[start : start + 500], y[start : start + 500], classes=classes
+            )
     np.testing.assert_array_equal(
         incremental.estimator_.predict_proba(Xs), local.predict_proba(Xs)
     )

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from skmnist import _device
-from skmnist._device import claim_device, resolve_device
+from skmnist._device import resolve_device
 
 HOLDER = """
 import sys, time
