@@ -1,0 +1,398 @@
+"""Training many MLPs of one shape at once, as one batched network.
+
+Each model keeps its own training data (a cross-validation fold), initial
+weights, shuffling, learning rate, penalty and stopping rules; the layers of
+all models are stacked into ``(n_models, out, in)`` tensors, so one batched
+matrix product (``torch.baddbmm``) runs a step of every model. On a GPU this
+turns a search of many small fits, each too small to keep the device busy,
+into a few large ones.
+
+Without dropout every model follows exactly the computation of its single
+fit (same initial weights, same minibatches, same updates), up to rounding:
+the optimizers below are the batched form of torch's Adam, AdamW and SGD.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import _engine
+from ._network import ACTIVATIONS
+
+__all__ = ["BatchedJob", "train_batched"]
+
+
+@dataclass
+class BatchedJob:
+    """One model of a batch: its network, data and settings.
+
+    ``X`` and ``y`` may be the very same arrays for several jobs (the folds of
+    a search); they are then moved to the device once.
+    """
+
+    module: nn.Sequential
+    X: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray | None
+    config: _engine.OptimizerConfig
+    stopping: _engine.StoppingConfig
+    label_smoothing: float
+    dropout: float
+    random_state: object  # torch generator states after the network was built
+
+
+# ----------------------------------------------------------- random streams
+
+
+def _capture(device: torch.device) -> tuple:
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), cuda
+
+
+@contextlib.contextmanager
+def _stream(device: torch.device, states: list, index: int):
+    """Draw from job ``index``'s own random stream, as if it trained alone."""
+    saved = _capture(device)
+    cpu, cuda = states[index]
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state(cuda, device)
+    try:
+        yield
+    finally:
+        states[index] = _capture(device)
+        torch.set_rng_state(saved[0])
+        if saved[1] is not None:
+            torch.cuda.set_rng_state(saved[1], device)
+
+
+def random_state_after(device: torch.device) -> tuple:
+    """The torch generator states to store in :attr:`BatchedJob.random_state`."""
+    return _capture(device)
+
+
+# ------------------------------------------------------------- the network
+
+
+class _StackedMLP:
+    """The layers of several same-shaped :func:`~skmnist._network.build_mlp` nets."""
+
+    def __init__(self, modules: Sequence[nn.Sequential], dropout: torch.Tensor):
+        linears = [
+            [m for m in module if isinstance(m, nn.Linear)] for module in modules
+        ]
+        self.weights = [
+            torch.stack([layers[i].weight.detach() for layers in linears]).clone()
+            for i in range(len(linears[0]))
+        ]
+        self.biases = [
+            torch.stack([layers[i].bias.detach() for layers in linears]).clone()
+            for i in range(len(linears[0]))
+        ]
+        for tensor in self.parameters():
+            tensor.requires_grad_(True)
+        activation = next(
+            (m for m in modules[0] if isinstance(m, tuple(ACTIVATIONS.values()))),
+            nn.Identity(),
+        )
+        self.activation = activation
+        self.keep = (1.0 - dropout)[:, None, None]
+        self.use_dropout = bool((dropout > 0).any())
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [*self.weights, *self.biases]
+
+    def is_weight(self) -> list[bool]:
+        return [True] * len(self.weights) + [False] * len(self.biases)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        last = len(self.weights) - 1
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            x = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+            if i < last:
+                x = self.activation(x)
+                if self.use_dropout:
+                    mask = torch.rand_like(x) < self.keep
+                    x = x * mask / self.keep
+        return x
+
+    def copy_into(self, index: int, module: nn.Sequential) -> None:
+        linears = [m for m in module if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            for layer, weight, bias in zip(
+                linears, self.weights, self.biases, strict=True
+            ):
+                layer.weight.copy_(weight[index])
+                layer.bias.copy_(bias[index])
+
+
+# ------------------------------------------------------------ the optimizer
+
+
+class _BatchedOptimizer:
+    """Adam, AdamW or SGD for stacked parameters, one set of settings per model.
+
+    A model whose ``active`` flag is False in a step is left exactly as it was:
+    parameters, moments and step count (it has no minibatch in that step).
+    """
+
+    def __init__(self, params, is_weight, configs, device, dtype):
+        self.params, self.is_weight = params, is_weight
+        self.solver = configs[0].solver
+        self.nesterov = configs[0].nesterovs_momentum
+
+        def column(name):
+            values = [float(getattr(c, name)) for c in configs]
+            return torch.tensor(values, device=device, dtype=dtype)
+
+        self.alpha, self.momentum = column("alpha"), column("momentum")
+        self.beta_1, self.beta_2 = column("beta_1"), column("beta_2")
+        self.epsilon = column("epsilon")
+        self.steps = torch.zeros(len(configs), device=device, dtype=dtype)
+        self.first = [torch.zeros_like(p) for p in params]  # exp_avg / momentum
+        self.second = [torch.zeros_like(p) for p in params]  # exp_avg_sq
+
+    @torch.no_grad()
+    def step(self, lr: torch.Tensor, active: torch.Tensor) -> None:
+        self.steps += active.to(self.steps.dtype)
+        for i, p in enumerate(self.params):
+            shape = (-1,) + (1,) * (p.dim() - 1)
+            on = active.view(shape)
+            rate = lr.view(shape)
+            decay = self.alpha.view(shape) if self.is_weight[i] else None
+            grad = p.grad
+            if self.solver == "sgd":
+                if decay is not None:
+                    grad = grad + decay * p
+                momentum = self.momentum.view(shape)
+                buf = torch.where(on, momentum * self.first[i] + grad, self.first[i])
+                self.first[i] = buf
+                if self.nesterov:
+                    update = grad + momentum * buf
+                else:
+                    update = torch.where(momentum > 0, buf, grad)
+                new = p - rate * update
+            else:
+                base = p
+                if decay is not None and self.solver == "adamw":
+                    base = p * (1 - rate * decay)
+                elif decay is not None:
+                    grad = grad + decay * p
+                beta_1, beta_2 = self.beta_1.view(shape), self.beta_2.view(shape)
+                m = torch.where(on, self.first[i].lerp(grad, 1 - beta_1), self.first[i])
+                v = torch.where(
+                    on,
+                    self.second[i] * beta_2 + (1 - beta_2) * grad * grad,
+                    self.second[i],
+                )
+                self.first[i], self.second[i] = m, v
+                steps = self.steps.view(shape).clamp(min=1)
+                correction_1 = 1 - beta_1**steps
+                correction_2 = 1 - beta_2**steps
+                denom = v.sqrt() / correction_2.sqrt() + self.epsilon.view(shape)
+                new = base - (rate / correction_1) * m / denom
+            p.copy_(torch.where(on, new, p))
+            p.grad = None
+
+    def reset(self, index: int) -> None:
+        """Forget model ``index``'s moments (after divergence)."""
+        self.steps[index] = 0
+        for tensors in (self.first, self.second):
+            for t in tensors:
+                t[index].zero_()
+
+    def load_into(self, index: int, optimizer: torch.optim.Optimizer) -> None:
+        """Give the torch optimizer of one model the state of model ``index``."""
+        if self.steps[index] == 0 or (
+            self.solver == "sgd" and self.momentum[index] == 0
+        ):
+            return  # torch keeps no state for these
+        state = optimizer.state_dict()
+        per_param = {}
+        for position in range(len(self.params)):
+            if self.solver == "sgd":
+                entry = {"momentum_buffer": self.first[position][index].clone()}
+            else:
+                entry = {
+                    "step": self.steps[index].detach().clone().float().cpu(),
+                    "exp_avg": self.first[position][index].clone(),
+                    "exp_avg_sq": self.second[position][index].clone(),
+                }
+            per_param[position] = entry
+        # Same order as torch's: the weights' group first, then the biases'.
+        state["state"] = per_param
+        optimizer.load_state_dict(state)
+
+
+# ---------------------------------------------------------------- training
+
+
+def _device_arrays(arrays, device, dtype):
+    """Concatenate distinct arrays once on the device; offsets per job."""
+    seen: dict[int, int] = {}
+    parts, offsets, total = [], [], 0
+    for array in arrays:
+        key = id(array)
+        if key not in seen:
+            seen[key] = total
+            parts.append(array)
+            total += array.shape[0]
+        offsets.append(seen[key])
+    tensor = torch.cat([_engine.host_tensor(a) for a in parts]).to(device=device)
+    return (tensor.to(dtype) if dtype is not None else tensor), offsets
+
+
+def train_batched(
+    jobs: Sequence[BatchedJob],
+    *,
+    batch_size: int,
+    max_iter: int,
+    shuffle: bool,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> tuple[list[_engine.TrainingState], _BatchedOptimizer]:
+    """Train every job's module in place; returns the histories and the optimizer.
+
+    ``optimizer.load_into(i, torch_optimizer)`` hands job ``i``'s optimizer
+    state to a torch optimizer over its module, for later warm starts.
+
+    Every job follows :func:`skmnist._engine.train_epochs` with
+    ``check_stopping=True``: its own schedule (cosine, constant, invscaling,
+    adaptive), stopping rule and divergence handling. Early stopping and
+    callbacks are not handled here.
+    """
+    n_models = len(jobs)
+    X_all, x_offsets = _device_arrays([j.X for j in jobs], device, dtype)
+    y_all, y_offsets = _device_arrays([j.y for j in jobs], device, None)
+    y_all = y_all.long()
+    sizes = [j.X.shape[0] for j in jobs]
+    x_start = torch.as_tensor(x_offsets, device=device)
+    y_start = torch.as_tensor(y_offsets, device=device)
+    weighted = any(j.weight is not None for j in jobs)
+    weights = w_start = None
+    if weighted:
+        per_job = [
+            np.ones(n) if j.weight is None else j.weight / j.weight.mean()
+            for j, n in zip(jobs, sizes, strict=True)
+        ]
+        weights = torch.as_tensor(np.concatenate(per_job), device=device, dtype=dtype)
+        w_start = torch.as_tensor(np.cumsum([0, *sizes])[:-1], device=device)
+    smoothing = torch.tensor(
+        [j.label_smoothing for j in jobs], device=device, dtype=dtype
+    )[:, None]
+    dropout = torch.tensor([j.dropout for j in jobs], device=device, dtype=dtype)
+
+    net = _StackedMLP([j.module for j in jobs], dropout)
+    optimizer = _BatchedOptimizer(
+        net.parameters(), net.is_weight(), [j.config for j in jobs], device, dtype
+    )
+    states = [_engine.TrainingState() for _ in jobs]
+    for state, job in zip(states, jobs, strict=True):
+        state.learning_rate = job.config.learning_rate_init
+    streams = [j.random_state for j in jobs]
+    steps_per_epoch = [math.ceil(n / batch_size) for n in sizes]
+    total_steps = [s * max_iter for s in steps_per_epoch]
+    training = [True] * n_models
+    step = [0] * n_models
+    arange = torch.arange(batch_size, device=device)
+
+    for _ in range(max_iter):
+        if not any(training):
+            break
+        snapshot = [p.detach().clone() for p in net.parameters()]
+        orders = []
+        for m in range(n_models):
+            if shuffle and training[m]:
+                with _stream(device, streams, m):
+                    orders.append(torch.randperm(sizes[m], device=device))
+            else:
+                orders.append(torch.arange(sizes[m], device=device))
+        n_steps = max(s for s, t in zip(steps_per_epoch, training, strict=True) if t)
+        # This epoch's minibatches of every model, as row indices into the
+        # device arrays; a model with fewer (or no) steps pads with weight 0.
+        positions = torch.arange(n_steps * batch_size, device=device)
+        local = torch.stack(
+            [
+                order[positions.clamp(max=n - 1)]
+                for order, n in zip(orders, sizes, strict=True)
+            ]
+        ).view(n_models, n_steps, batch_size)
+        x_rows = (local + x_start[:, None, None]).transpose(0, 1)
+        y_rows = (local + y_start[:, None, None]).transpose(0, 1)
+        w_rows = (local + w_start[:, None, None]) if weighted else None
+        w_rows = None if w_rows is None else w_rows.transpose(0, 1)
+        remaining = np.array(sizes)[None, :] - batch_size * np.arange(n_steps)[:, None]
+        counts_np = np.clip(remaining, 0, batch_size) * np.array(training)[None, :]
+        counts = torch.as_tensor(counts_np, device=device, dtype=dtype)
+        rates = torch.as_tensor(
+            [
+                [
+                    _engine._scheduled_rate(
+                        jobs[m].config,
+                        states[m].learning_rate,
+                        (step[m] + s) * batch_size,
+                        step[m] + s,
+                        total_steps[m],
+                    )
+                    for m in range(n_models)
+                ]
+                for s in range(n_steps)
+            ],
+            device=device,
+            dtype=dtype,
+        )
+        totals = torch.zeros(n_models, device=device, dtype=torch.float64)
+        for s in range(n_steps):
+            count = counts[s]
+            w = (arange[None, :] < count[:, None]).to(dtype)
+            if w_rows is not None:
+                w = w * weights[w_rows[s]]
+            logits = net(X_all[x_rows[s]])
+            log_p = F.log_softmax(logits, dim=2)
+            nll = -log_p.gather(2, y_all[y_rows[s]].unsqueeze(2)).squeeze(2)
+            losses = (1 - smoothing) * nll - smoothing * log_p.mean(dim=2)
+            per_model = (losses * w).sum(dim=1) / count.clamp(min=1)
+            per_model.sum().backward()
+            optimizer.step(rates[s], count > 0)
+            totals += per_model.detach().to(torch.float64) * count.to(torch.float64)
+        for m in range(n_models):
+            step[m] += int((counts_np[:, m] > 0).sum())
+        epoch_losses = (totals.cpu().numpy() / np.array(sizes)).tolist()
+        for m in range(n_models):
+            if not training[m]:
+                continue
+            state = states[m]
+            loss = epoch_losses[m]
+            if not math.isfinite(loss):
+                with torch.no_grad():
+                    for p, old in zip(net.parameters(), snapshot, strict=True):
+                        p[m] = old[m]
+                optimizer.reset(m)
+                state.diverged = True
+                training[m] = False
+                warnings.warn(
+                    f"Training of model {m} of the batch diverged at epoch "
+                    f"{state.n_iter + 1}: the loss is {loss}. The weights of the "
+                    "last finite epoch were kept. Lower learning_rate_init.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                continue
+            state.t += sizes[m]
+            _engine._record_epoch(state, loss, None, jobs[m].stopping.tol)
+            if _engine._no_progress(state, jobs[m].stopping, jobs[m].config, 0):
+                state.converged = True
+                training[m] = False
+    for m, job in enumerate(jobs):
+        net.copy_into(m, job.module)
+        job.module.eval()
+    return states, optimizer

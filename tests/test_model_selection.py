@@ -1,0 +1,243 @@
+"""Batched fitting of many models (fit_many, BatchedGridSearchCV)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skmnist import MLPDigitClassifier, PixelScaler
+from skmnist.datasets import load_mnist
+from skmnist.model_selection import BatchedGridSearchCV, fit_many
+
+BASE = {
+    "hidden_layer_sizes": (32, 16),
+    "max_iter": 4,
+    "batch_size": 100,
+    "random_state": 1,
+    "device": "cpu",
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    """1200 real MNIST images in float64 (float64 input trains in float64)."""
+    X, y = load_mnist(source="sample", return_X_y=True)
+    return X[:1200] / 255.0, y[:1200]
+
+
+def _fit_quietly(fit):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning of some schedules
+        return fit()
+
+
+def assert_same_fit(batched, alone, X):
+    np.testing.assert_allclose(
+        batched.predict_proba(X), alone.predict_proba(X), rtol=0, atol=1e-12
+    )
+    for a, b in zip(batched.coefs_, alone.coefs_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(batched.loss_curve_, alone.loss_curve_, rtol=1e-12)
+    assert (batched.n_iter_, batched.t_) == (alone.n_iter_, alone.t_)
+    assert batched.best_loss_ == pytest.approx(alone.best_loss_, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"learning_rate_init": 3e-3, "alpha": 1e-2},
+        {"solver": "adamw", "alpha": 0.05, "beta_2": 0.99},
+        {"solver": "sgd", "learning_rate_init": 0.05},
+        {"solver": "sgd", "momentum": 0.0, "learning_rate": "invscaling"},
+        {"solver": "sgd", "nesterovs_momentum": False, "learning_rate": "constant"},
+        {"label_smoothing": 0.1, "learning_rate": "constant"},
+        {"learning_rate": "adaptive", "tol": 10.0, "n_iter_no_change": 1},
+        {"learning_rate": "constant", "tol": 10.0, "n_iter_no_change": 1},
+        {"class_weight": {0: 3.0, 7: 0.5}},
+        {"shuffle": False},
+        {"activation": "tanh", "hidden_layer_sizes": ()},
+    ],
+    ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()) or "defaults",
+)
+def test_each_batched_model_matches_its_single_fit(data, params):
+    X, y = data
+    # Folds of different sizes: 10, 9 and 8 minibatches per epoch.
+    datasets = [(X[:1000], y[:1000]), (X[300:1150], y[300:1150]), (X[:790], y[:790])]
+    settings = {**BASE, **params}
+    batched = [MLPDigitClassifier(**settings) for _ in datasets]
+    _fit_quietly(lambda: fit_many(batched, datasets))
+    alone = [
+        _fit_quietly(lambda d=d: MLPDigitClassifier(**settings).fit(*d))
+        for d in datasets
+    ]
+    for b, a in zip(batched, alone, strict=True):
+        assert_same_fit(b, a, X)
+    # The optimizer state carries over: training goes on identically.
+    for model in batched + alone:
+        _fit_quietly(lambda m=model: m.partial_fit(X[:300], y[:300]))
+    for b, a in zip(batched, alone, strict=True):
+        assert_same_fit(b, a, X)
+
+
+def test_models_with_different_settings_share_one_batch(data, monkeypatch):
+    from skmnist import _batched
+
+    calls = []
+    original = _batched.train_batched
+    monkeypatch.setattr(
+        _batched,
+        "train_batched",
+        lambda jobs, **kw: calls.append(len(jobs)) or original(jobs, **kw),
+    )
+    X, y = data
+    grid = [
+        {"learning_rate_init": 1e-3, "random_state": 0},
+        {"learning_rate_init": 1e-2, "alpha": 0.1, "random_state": 1},
+        {"learning_rate": "constant", "label_smoothing": 0.2, "random_state": 2},
+        {"hidden_layer_sizes": (16,)},  # another shape: another batch
+    ]
+    models = [MLPDigitClassifier(**{**BASE, **g}) for g in grid]
+    _fit_quietly(lambda: fit_many(models, [(X, y)] * 4))
+    assert sorted(calls) == [1, 3]
+    calls.clear()
+    _fit_quietly(
+        lambda: fit_many([clone(m) for m in models[:3]], [(X, y)] * 3, max_models=2)
+    )
+    assert calls == [2, 1]
+
+
+def test_unbatchable_estimators_are_fitted_alone(data):
+    X, y = data
+    settings = {**BASE, "early_stopping": True, "max_iter": 3}
+    batched = fit_many([MLPDigitClassifier(**settings)], [(X, y)])[0]
+    alone = MLPDigitClassifier(**settings).fit(X, y)
+    np.testing.assert_array_equal(batched.predict_proba(X), alone.predict_proba(X))
+    assert batched.validation_scores_ == alone.validation_scores_
+
+
+def test_dropout_models_train(data):
+    """Dropout masks are drawn for the batch, so these models are not the single
+    fits' twins, but they train as well."""
+    X, y = data
+    settings = {**BASE, "learning_rate_init": 1e-2, "max_iter": 6}
+    models = [MLPDigitClassifier(**settings, dropout=p) for p in (0.0, 0.2, 0.5)]
+    fit_many(models, [(X[:1000], y[:1000])] * 3)
+    for model in models:
+        alone = clone(model).fit(X[:1000], y[:1000])
+        assert model.score(X[1000:], y[1000:]) > 0.75
+        assert (
+            abs(model.score(X[1000:], y[1000:]) - alone.score(X[1000:], y[1000:]))
+            < 0.08
+        )
+        assert model.loss_curve_[-1] < 0.8 * model.loss_curve_[0]
+
+
+def test_a_failure_leaves_every_estimator_as_it_was(data):
+    X, y = data
+    models = [MLPDigitClassifier(**BASE) for _ in range(2)]
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        fit_many(models, [(X, y), (X[:10], np.zeros(10))])
+    for model in models:
+        assert not hasattr(model, "n_features_in_") and not hasattr(model, "_rng")
+        with pytest.raises(NotFittedError):
+            model.predict(X)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        (([MLPDigitClassifier()], []), {}, ValueError, "1 estimators but 0 datasets"),
+        (([LogisticRegression()], [(1, 2)]), {}, TypeError, "LogisticRegression"),
+        (
+            ([MLPDigitClassifier()], [(1, 2)]),
+            {"max_models": 0},
+            ValueError,
+            "max_models",
+        ),
+    ],
+)
+def test_fit_many_rejects_bad_arguments(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fit_many(*args, **kwargs)
+
+
+def _compare_searches(grid_search, batched_search):
+    for key in ["params", "rank_test_score"]:
+        assert list(grid_search.cv_results_[key]) == list(
+            batched_search.cv_results_[key]
+        )
+    for key in grid_search.cv_results_:
+        if key.startswith("split") or key in ("mean_test_score", "std_test_score"):
+            np.testing.assert_allclose(
+                batched_search.cv_results_[key],
+                grid_search.cv_results_[key],
+                atol=1e-12,
+            )
+        if key.startswith("param_"):
+            assert list(batched_search.cv_results_[key]) == list(
+                grid_search.cv_results_[key]
+            )
+    assert batched_search.best_params_ == grid_search.best_params_
+    assert batched_search.best_index_ == grid_search.best_index_
+
+
+def test_search_equals_gridsearchcv(data):
+    X, y = data
+    estimator = MLPDigitClassifier(**BASE)
+    grid = [
+        {"learning_rate_init": [1e-3, 1e-2], "alpha": [1e-4, 1e-1]},
+        {"solver": ["sgd"], "learning_rate_init": [0.05]},
+    ]
+    expected = _fit_quietly(lambda: GridSearchCV(estimator, grid, cv=3).fit(X, y))
+    search = _fit_quietly(lambda: BatchedGridSearchCV(estimator, grid, cv=3).fit(X, y))
+    _compare_searches(expected, search)
+    assert search.n_splits_ == 3
+    assert search.cv_results_["mean_fit_time"].shape == (5,)
+    np.testing.assert_array_equal(search.predict(X), expected.predict(X))
+    np.testing.assert_array_equal(search.predict_proba(X), expected.predict_proba(X))
+    assert search.score(X, y) == expected.score(X, y)
+    np.testing.assert_array_equal(search.classes_, np.arange(10))
+
+
+def test_search_over_pipeline_steps_and_scoring(data):
+    X, y = data
+    pipe = make_pipeline(StandardScaler(), MLPDigitClassifier(**BASE))
+    grid = {
+        "standardscaler__with_std": [True, False],
+        "mlpdigitclassifier__alpha": [1e-4, 1e-2],
+    }
+    cv = KFold(3, shuffle=True, random_state=0)
+    kwargs = {"cv": cv, "scoring": "neg_log_loss", "refit": False}
+    expected = GridSearchCV(pipe, grid, **kwargs).fit(X, y)
+    search = BatchedGridSearchCV(pipe, grid, **kwargs).fit(X, y)
+    _compare_searches(expected, search)
+    assert not hasattr(search, "best_estimator_")
+    assert not hasattr(search, "predict")
+
+
+def test_search_on_the_usual_float32_pipeline(data):
+    """PixelScaler gives float32: scores agree up to float32 rounding."""
+    X, y = data
+    pipe = make_pipeline(PixelScaler(max_value=1.0), MLPDigitClassifier(**BASE))
+    grid = {"mlpdigitclassifier__learning_rate_init": [1e-3, 3e-3]}
+    expected = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    search = BatchedGridSearchCV(pipe, grid, cv=3).fit(X, y)
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"],
+        expected.cv_results_["mean_test_score"],
+        atol=0.01,
+    )
+
+
+def test_search_rejects_other_estimators(data):
+    with pytest.raises(ValueError, match="MLPDigitClassifier or a pipeline"):
+        BatchedGridSearchCV(LogisticRegression(), {"C": [1.0]}).fit(*data)
+    with pytest.raises(ValueError, match="no candidates"):
+        BatchedGridSearchCV(MLPDigitClassifier(), []).fit(*data)
