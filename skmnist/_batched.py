@@ -163,44 +163,48 @@ class _BatchedOptimizer:
 
     @torch.no_grad()
     def step(self, lr: torch.Tensor, active: torch.Tensor) -> None:
-        self.steps += active.to(self.steps.dtype)
+        """One update of every active model, in place.
+
+        Inactive models get coefficients that leave them bit-for-bit
+        unchanged (a zero learning rate and zero moment weights); their
+        gradients are zero since their samples weigh nothing.
+        """
+        on = active.to(self.steps.dtype)
+        self.steps += on
+        rate = lr * on
+        if self.solver == "sgd":
+            keep = torch.where(active, self.momentum, torch.ones_like(self.momentum))
+        else:
+            weight_1 = (1 - self.beta_1) * on
+            weight_2 = (1 - self.beta_2) * on
+            steps = self.steps.clamp(min=1)
+            step_size = rate / (1 - self.beta_1**steps)
+            root_2 = (1 - self.beta_2**steps).sqrt()
         for i, p in enumerate(self.params):
             shape = (-1,) + (1,) * (p.dim() - 1)
-            on = active.view(shape)
-            rate = lr.view(shape)
             decay = self.alpha.view(shape) if self.is_weight[i] else None
             grad = p.grad
             if self.solver == "sgd":
                 if decay is not None:
-                    grad = grad + decay * p
-                momentum = self.momentum.view(shape)
-                buf = torch.where(on, momentum * self.first[i] + grad, self.first[i])
-                self.first[i] = buf
+                    grad.addcmul_(p, decay)
+                grad.mul_(on.view(shape))
+                buf = self.first[i]
+                buf.mul_(keep.view(shape)).add_(grad)
                 if self.nesterov:
-                    update = grad + momentum * buf
+                    grad.addcmul_(buf, self.momentum.view(shape))
                 else:
-                    update = torch.where(momentum > 0, buf, grad)
-                new = p - rate * update
+                    grad = torch.where(self.momentum.view(shape) > 0, buf, grad)
+                p.addcmul_(grad, rate.view(shape), value=-1)
             else:
-                base = p
                 if decay is not None and self.solver == "adamw":
-                    base = p * (1 - rate * decay)
+                    p.mul_(1 - rate.view(shape) * decay)
                 elif decay is not None:
-                    grad = grad + decay * p
-                beta_1, beta_2 = self.beta_1.view(shape), self.beta_2.view(shape)
-                m = torch.where(on, self.first[i].lerp(grad, 1 - beta_1), self.first[i])
-                v = torch.where(
-                    on,
-                    self.second[i] * beta_2 + (1 - beta_2) * grad * grad,
-                    self.second[i],
-                )
-                self.first[i], self.second[i] = m, v
-                steps = self.steps.view(shape).clamp(min=1)
-                correction_1 = 1 - beta_1**steps
-                correction_2 = 1 - beta_2**steps
-                denom = v.sqrt() / correction_2.sqrt() + self.epsilon.view(shape)
-                new = base - (rate / correction_1) * m / denom
-            p.copy_(torch.where(on, new, p))
+                    grad.addcmul_(p, decay)
+                m, v = self.first[i], self.second[i]
+                m.lerp_(grad, weight_1.view(shape))
+                v.lerp_(grad.mul_(grad), weight_2.view(shape))
+                denom = v.sqrt().div_(root_2.view(shape)).add_(self.epsilon.view(shape))
+                p.sub_(m.div(denom).mul_(step_size.view(shape)))
             p.grad = None
 
     def reset(self, index: int) -> None:

@@ -131,7 +131,7 @@ def test_dropout_models_train(data):
     fit_many(models, [(X[:1000], y[:1000])] * 3)
     for model in models:
         alone = clone(model).fit(X[:1000], y[:1000])
-        assert model.score(X[1000:], y[1000:]) > 0.75
+        assert model.score(X[1000:], y[1000:]) > 0.6
         assert (
             abs(model.score(X[1000:], y[1000:]) - alone.score(X[1000:], y[1000:]))
             < 0.08
