@@ -13,7 +13,7 @@ MNIST_DIR ?= ../shared/data/mnist
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,cli,onnx]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,cli,onnx,dask]"
 	touch $(STAMP)
 
 # Train the default pipeline and report accuracy, fit time and device: on full

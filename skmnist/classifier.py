@@ -499,8 +499,12 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             batch_size=self._batch_size(X_train.shape[0]),
         )
 
-    def _finish_fit(self, plan, module, optimizer, state, one_epoch):
-        """Store the trained network and its history as fitted attributes."""
+    def _finish_fit(self, plan, module, optimizer, state, one_epoch, stacklevel=7):
+        """Store the trained network and its history as fitted attributes.
+
+        ``stacklevel`` points a ConvergenceWarning at the caller's code: 7
+        frames up from the warning for ``fit`` and ``partial_fit``.
+        """
         if plan.architecture is not None:
             self._architecture = plan.architecture
         self._store(
@@ -511,9 +515,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             plan.device,
             plan.validation is not None,
         )
-        self._warn_if_not_converged(state, one_epoch)
+        self._warn_if_not_converged(state, one_epoch, stacklevel)
 
-    def _warn_if_not_converged(self, state, one_epoch):
+    def _warn_if_not_converged(self, state, one_epoch, stacklevel):
         """MLPClassifier's warning, for schedules that do not plan the whole budget."""
         stopped_early = (
             state.converged
@@ -527,7 +531,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
             "and the optimization hasn't converged yet.",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
 
     # ---------------------------------------------------------- fit helpers

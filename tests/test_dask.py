@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import make_pipeline
@@ -36,6 +37,16 @@ def client():
         yield client
 
 
+@pytest.fixture
+def one_thread():
+    """Compute local references with one torch thread, like the dask workers
+    (which run with OMP_NUM_THREADS=1): float32 sums depend on the split."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def sample():
     X, y = load_mnist(source="sample", return_X_y=True)
@@ -49,7 +60,7 @@ def _search_results(search):
 
 
 @pytest.mark.parametrize("kind", ["grid", "randomized"])
-def test_search_on_cluster_equals_local_search(client, sample, kind):
+def test_search_on_cluster_equals_local_search(client, sample, kind, one_thread):
     X, y = sample[0][:900], sample[1][:900]
     pipe = make_pipeline(PixelScaler(), MLPDigitClassifier(random_state=0, **TINY))
     grid = {
@@ -83,7 +94,7 @@ def test_search_on_cluster_equals_local_search(client, sample, kind):
 
 
 def test_incremental_over_out_of_core_idx_equals_local_partial_fit(
-    client, sample, tmp_path
+    client, sample, tmp_path, one_thread
 ):
     """dask-ml's Incremental trains block by block on the workers, reading only
     each block's rows from the file, exactly as partial_fit in one process."""

@@ -65,8 +65,11 @@ def three_gpus(monkeypatch, tmp_path):
     )
     monkeypatch.setattr(_device, "_claims_dir", lambda: tmp_path)
     monkeypatch.setattr(_device, "_claimed_index", None)
-    monkeypatch.setattr(_device, "_held_claims", [])
-    return ["GPU-0", "GPU-1", "GPU-2"]
+    held = []
+    monkeypatch.setattr(_device, "_held_claims", held)
+    yield ["GPU-0", "GPU-1", "GPU-2"]
+    for handle in held:  # releases this process's claims
+        handle.close()
 
 
 def test_auto_takes_a_gpu_no_other_process_has(three_gpus, holder):
