@@ -277,6 +277,7 @@ def _train_one_epoch(
     label_smoothing: float,
     rate: Callable[[int], float],
     step: int,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[float, int]:
     """One pass over the data; returns the mean loss and the new step count."""
     n = len(data)
@@ -294,6 +295,8 @@ def _train_one_epoch(
             index = order[start:stop]
             xb, yb = data.X.index_select(0, index), data.y.index_select(0, index)
             wb = None if data.weight is None else data.weight.index_select(0, index)
+        if augment is not None:
+            xb = augment(xb)
         _set_learning_rate(optimizer, rate(step))
         with autocast():
             logits = module(xb)
@@ -369,6 +372,7 @@ def train_epochs(
     batch_size: int,
     shuffle: bool = True,
     label_smoothing: float = 0.0,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
     validation: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
     check_stopping: bool = True,
     verbose: int = 0,
@@ -376,6 +380,8 @@ def train_epochs(
 ) -> TrainingState:
     """Train ``module`` in place for at most ``max_iter`` epochs.
 
+    ``augment``, if given, transforms every training minibatch (on the
+    device) before the forward pass.
     A ``KeyboardInterrupt`` during an epoch stops training with a warning and
     keeps the weights of the last complete epoch. After each epoch every
     callback receives a dict with ``epoch``, ``loss``,
@@ -421,6 +427,7 @@ def train_epochs(
                 label_smoothing=label_smoothing,
                 rate=rate,
                 step=step,
+                augment=augment,
             )
             if not math.isfinite(loss):
                 module.load_state_dict(last_complete)

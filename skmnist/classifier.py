@@ -22,6 +22,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _engine
+from ._augment import Distortion, image_side
 from ._device import resolve_device
 from ._network import ACTIVATIONS, build_mlp, from_portable, state_to_numpy, to_portable
 from ._progress import EpochReporter
@@ -47,6 +48,7 @@ class _FitPlan:
     optimizer_config: _engine.OptimizerConfig
     stopping: _engine.StoppingConfig
     batch_size: int
+    augment: Distortion | None
 
     def build_module(self) -> torch.nn.Sequential:
         """A freshly initialised network (draws from torch's seeded generator)."""
@@ -150,6 +152,13 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         Label smoothing of the cross-entropy targets.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, multiplied into ``sample_weight``.
+    augment : bool, default=False
+        Distort every training minibatch afresh, on the training device: a
+        random affine map (rotation up to 12 degrees, scaling and shear up
+        to 12 and 15 %, shift up to 2 pixels) and a smooth elastic
+        deformation (up to 1.5 pixels). The rows of ``X`` must be square
+        images (784 = 28 x 28 pixels). Needs more epochs than plain
+        training, and generalises better. Predictions are never distorted.
     device : str or torch.device, default="auto"
         Where to train and predict: ``"auto"`` (CUDA if available, then MPS,
         then the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``. With
@@ -263,6 +272,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "augment": ["boolean"],
         "device": [str, torch.device],
         "keep_optimizer_state": ["boolean"],
         "callbacks": [list, None],
@@ -296,6 +306,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         dropout=0.0,
         label_smoothing=0.0,
         class_weight=None,
+        augment=False,
         device="auto",
         keep_optimizer_state=False,
         callbacks=None,
@@ -325,6 +336,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
+        self.augment = augment
         self.device = device
         self.keep_optimizer_state = keep_optimizer_state
         self.callbacks = callbacks
@@ -432,6 +444,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
                     batch_size=plan.batch_size,
                     shuffle=self.shuffle,
                     label_smoothing=self.label_smoothing,
+                    augment=plan.augment,
                     validation=plan.validation,
                     check_stopping=not one_epoch,
                     verbose=self.verbose,
@@ -497,7 +510,20 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
                 self.tol, self.n_iter_no_change, validation is not None
             ),
             batch_size=self._batch_size(X_train.shape[0]),
+            augment=self._distortion(X.shape[1]),
         )
+
+    def _distortion(self, n_features):
+        if not self.augment:
+            return None
+        side = image_side(n_features)
+        if side is None:
+            raise ValueError(
+                f"augment=True distorts square images, but X has {n_features} "
+                "features, which is not the pixel count of a square image "
+                "(e.g. 784 = 28 x 28). Use augment=False for other data."
+            )
+        return Distortion(side)
 
     def _finish_fit(self, plan, module, optimizer, state, one_epoch, stacklevel=7):
         """Store the trained network and its history as fitted attributes.

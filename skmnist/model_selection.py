@@ -38,7 +38,9 @@ __all__ = ["BatchedGridSearchCV", "fit_many"]
 
 def _batchable(estimator: MLPDigitClassifier) -> bool:
     warm = estimator.warm_start and hasattr(estimator, "module_")
-    return not (estimator.early_stopping or estimator.callbacks or warm)
+    return not (
+        estimator.early_stopping or estimator.callbacks or estimator.augment or warm
+    )
 
 
 def _group_key(estimator: MLPDigitClassifier, plan) -> tuple:
@@ -74,7 +76,8 @@ def fit_many(
     the data may differ. Without dropout each model ends as the same
     estimator fitted alone would, up to floating-point rounding: same
     initial weights, minibatches, updates and stopping rules. Estimators with
-    ``early_stopping``, ``callbacks`` or a warm start are fitted one by one.
+    ``early_stopping``, ``callbacks``, ``augment`` or a warm start are fitted
+    one by one.
     ``verbose`` is ignored in batched fits.
 
     Parameters
