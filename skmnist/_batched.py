@@ -86,7 +86,12 @@ def random_state_after(device: torch.device) -> tuple:
 class _StackedMLP:
     """The layers of several same-shaped :func:`~skmnist._network.build_mlp` nets."""
 
-    def __init__(self, modules: Sequence[nn.Sequential], dropout: torch.Tensor):
+    def __init__(
+        self,
+        modules: Sequence[nn.Sequential],
+        dropout: torch.Tensor,
+        generator: torch.Generator,
+    ):
         linears = [
             [m for m in module if isinstance(m, nn.Linear)] for module in modules
         ]
@@ -107,6 +112,7 @@ class _StackedMLP:
         self.activation = activation
         self.keep = (1.0 - dropout)[:, None, None]
         self.use_dropout = bool((dropout > 0).any())
+        self.generator = generator  # the batch's own stream for dropout masks
 
     def parameters(self) -> list[torch.Tensor]:
         return [*self.weights, *self.biases]
@@ -121,7 +127,13 @@ class _StackedMLP:
             if i < last:
                 x = self.activation(x)
                 if self.use_dropout:
-                    mask = torch.rand_like(x) < self.keep
+                    noise = torch.rand(
+                        x.shape,
+                        device=x.device,
+                        dtype=x.dtype,
+                        generator=self.generator,
+                    )
+                    mask = noise < self.keep
                     x = x * mask / self.keep
         return x
 
@@ -148,7 +160,7 @@ class _BatchedOptimizer:
     def __init__(self, params, is_weight, configs, device, dtype):
         self.params, self.is_weight = params, is_weight
         self.solver = configs[0].solver
-        self.nesterov = configs[0].nesterovs_momentum
+        self.nesterov = configs[0].nesterovs_momentum and configs[0].momentum > 0
 
         def column(name):
             values = [float(getattr(c, name)) for c in configs]
@@ -263,11 +275,15 @@ def train_batched(
     shuffle: bool,
     device: torch.device,
     dtype: torch.dtype,
+    dropout_seed: int = 0,
 ) -> tuple[list[_engine.TrainingState], _BatchedOptimizer]:
     """Train every job's module in place; returns the histories and the optimizer.
 
     ``optimizer.load_into(i, torch_optimizer)`` hands job ``i``'s optimizer
     state to a torch optimizer over its module, for later warm starts.
+    ``dropout_seed`` seeds the dropout masks of the whole batch. Float32
+    training runs in bf16 autocast on GPUs with native bf16, as single fits
+    do.
 
     Every job follows :func:`skmnist._engine.train_epochs` with
     ``check_stopping=True``: its own schedule (cosine, constant, invscaling,
@@ -295,7 +311,13 @@ def train_batched(
     )[:, None]
     dropout = torch.tensor([j.dropout for j in jobs], device=device, dtype=dtype)
 
-    net = _StackedMLP([j.module for j in jobs], dropout)
+    # Dropout masks come from a generator seeded by the jobs' seeds: a batch is
+    # reproducible and the caller's torch random state is not touched.
+    generator = torch.Generator(device=device)
+    generator.manual_seed(dropout_seed)
+    net = _StackedMLP([j.module for j in jobs], dropout, generator)
+    autocast = _engine._autocast_factory(device, dtype)
+    smoothed = any(j.label_smoothing > 0 for j in jobs)
     optimizer = _BatchedOptimizer(
         net.parameters(), net.is_weight(), [j.config for j in jobs], device, dtype
     )
@@ -360,10 +382,15 @@ def train_batched(
             w = (arange[None, :] < count[:, None]).to(dtype)
             if w_rows is not None:
                 w = w * weights[w_rows[s]]
-            logits = net(X_all[x_rows[s]])
+            with autocast():  # bf16 on GPUs with native bf16, as single fits
+                logits = net(X_all[x_rows[s]])
+            logits = logits.to(dtype)
             log_p = F.log_softmax(logits, dim=2)
             nll = -log_p.gather(2, y_all[y_rows[s]].unsqueeze(2)).squeeze(2)
-            losses = (1 - smoothing) * nll - smoothing * log_p.mean(dim=2)
+            losses = nll
+            if smoothed:  # where(): no 0 * inf for unsmoothed models
+                smooth = (1 - smoothing) * nll - smoothing * log_p.mean(dim=2)
+                losses = torch.where(smoothing > 0, smooth, nll)
             per_model = (losses * w).sum(dim=1) / count.clamp(min=1)
             per_model.sum().backward()
             optimizer.step(rates[s], count > 0)

@@ -55,7 +55,8 @@ def claim_device(device_ids: Sequence[str], lock_dir: str | os.PathLike) -> int:
     process per device), then of level 1, and so on, and holds the lock until
     it exits, so the first ``len(device_ids)`` processes of a host get
     different devices and later ones share them round-robin. The operating
-    system releases the locks of processes that end, however they end.
+    system releases the locks of processes that end, however they end. If
+    the lock folder cannot be used, the process takes ``pid % len(device_ids)``.
 
     Parameters
     ----------
@@ -80,12 +81,18 @@ def claim_device(device_ids: Sequence[str], lock_dir: str | os.PathLike) -> int:
     if fcntl is None:  # pragma: no cover - Windows
         return os.getpid() % len(device_ids)
     folder = Path(lock_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # no usable lock folder: spread by process id instead
+        return os.getpid() % len(device_ids)
     level = 0
     while True:
         for index, ident in enumerate(device_ids):
             name = re.sub(r"[^A-Za-z0-9_.-]", "_", str(ident))
-            handle = open(folder / f"{name}.slot{level}.lock", "a")
+            try:
+                handle = open(folder / f"{name}.slot{level}.lock", "a")
+            except OSError:
+                return os.getpid() % len(device_ids)
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:

@@ -172,7 +172,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         :meth:`partial_fit` after unpickling starts the optimizer afresh.
         Set it to True when training continues in another process, e.g.
         under dask-ml's ``Incremental``, so that it goes on exactly as in
-        one process. The in-memory model always keeps its optimizer state.
+        one process. The fitted model itself always keeps its optimizer
+        state; ``copy.deepcopy`` copies follow the pickle rule.
     callbacks : list of callable or None, default=None
         Called after every epoch with a dict of ``epoch``, ``loss``,
         ``validation_score`` (None without early stopping), ``learning_rate``,
@@ -799,13 +800,20 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         if "module_" in state:
             state["module_"] = to_portable(self.module_, self._architecture)
         optimizer = state.pop("_optimizer", None)
-        if self.keep_optimizer_state and optimizer is not None:
+        if getattr(self, "keep_optimizer_state", False) and optimizer is not None:
             state["_optimizer"] = _engine.optimizer_to_numpy(optimizer)
         return state
 
     def __setstate__(self, state):
+        # Parameters added after a pickle was made get their defaults.
+        state.setdefault("augment", False)
+        state.setdefault("keep_optimizer_state", False)
         if "module_" in state:
-            device = _loadable_device(state.get("device_", "cpu"))
+            saved = state.get("device_", "cpu")
+            if state.get("device") == "auto" and saved.startswith("cuda"):
+                # This process's own GPU (dask/joblib workers spread out).
+                saved = "auto" if torch.cuda.is_available() else saved
+            device = _loadable_device(saved)
             state["module_"] = from_portable(state["module_"], device)
             state["device_"] = str(device)
             if isinstance(state.get("_optimizer"), dict):

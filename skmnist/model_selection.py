@@ -19,13 +19,18 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.stats import rankdata
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _num_features, check_is_fitted, indexable
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _num_features,
+    check_is_fitted,
+    indexable,
+)
 
 from . import _batched, _engine
 from .classifier import MLPDigitClassifier
@@ -84,7 +89,7 @@ def fit_many(
     ----------
     estimators : sequence of MLPDigitClassifier
         The estimators to fit, in place (as their ``fit`` would).
-    datasets : sequence of (X, y)
+    datasets : sequence of (X, y) or (X, y, sample_weight)
         The training data of each estimator. Pass the same array objects for
         estimators that share data (e.g. the candidates of one fold): they
         are then moved to the device once.
@@ -126,14 +131,19 @@ def fit_many(
                 f"{type(estimator).__name__}."
             )
     saved = [dict(e.__dict__) for e in estimators]
+    converted: dict[int, np.ndarray] = {}
     try:
         groups: dict[tuple, list] = defaultdict(list)
-        for estimator, (X, y) in zip(estimators, datasets, strict=True):
+        for estimator, dataset in zip(estimators, datasets, strict=True):
+            X, y, weight = _unpack(dataset)
+            if isinstance(X, np.ndarray) and X.dtype not in (np.float32, np.float64):
+                # Convert shared integer images once, so folds stay shared.
+                X = converted.setdefault(id(X), np.ascontiguousarray(X, np.float32))
             if not _batchable(estimator):
-                estimator.fit(X, y)
+                estimator.fit(X, y, sample_weight=weight)
                 continue
             estimator._validate_params()
-            plan = estimator._plan_fit(X, y, None, None, False, False)
+            plan = estimator._plan_fit(X, y, weight, None, False, False)
             groups[_group_key(estimator, plan)].append((estimator, plan))
         for members in groups.values():
             for start in range(0, len(members), max_models):
@@ -144,6 +154,16 @@ def fit_many(
             estimator.__dict__.update(state)
         raise
     return list(estimators)
+
+
+def _unpack(dataset) -> tuple:
+    if not isinstance(dataset, (tuple, list)) or len(dataset) not in (2, 3):
+        raise ValueError(
+            "each dataset must be a tuple (X, y) or (X, y, sample_weight), got "
+            f"{type(dataset).__name__}"
+            + (f" of length {len(dataset)}." if hasattr(dataset, "__len__") else ".")
+        )
+    return (*dataset, None) if len(dataset) == 2 else tuple(dataset)
 
 
 def _fit_group(members: list) -> None:
@@ -167,6 +187,8 @@ def _fit_group(members: list) -> None:
                 random_state=random_state,
             )
         )
+    seeds = [plan.seed for _, plan in members]
+    dropout_seed = int(np.random.SeedSequence(seeds).generate_state(1)[0])
     with _engine.flush_denormals():
         try:
             states, optimizer = _batched.train_batched(
@@ -176,6 +198,7 @@ def _fit_group(members: list) -> None:
                 shuffle=first_estimator.shuffle,
                 device=device,
                 dtype=dtype,
+                dropout_seed=dropout_seed,
             )
         except torch.OutOfMemoryError:
             raise MemoryError(
@@ -202,7 +225,7 @@ def _final_step(estimator) -> tuple[str | None, MLPDigitClassifier]:
     return None, estimator
 
 
-class BatchedGridSearchCV(MetaEstimatorMixin, BaseEstimator):
+class BatchedGridSearchCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Exhaustive search over an MLPDigitClassifier's parameters, batched.
 
     It evaluates the same candidates on the same folds as
@@ -307,7 +330,7 @@ class BatchedGridSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.refit = refit
         self.max_models = max_models
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, sample_weight=None):
         """Evaluate every candidate on every fold, then refit the best.
 
         Parameters
@@ -318,6 +341,11 @@ class BatchedGridSearchCV(MetaEstimatorMixin, BaseEstimator):
             Labels.
         groups : array-like of shape (n_samples,), default=None
             Group labels for group-aware splitters.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples, as GridSearchCV uses them: the
+            classifier trains on each fold's part (and on all of them in the
+            refit) and the test scores are weighted. Earlier pipeline steps
+            are fitted unweighted.
 
         Returns
         -------
@@ -336,6 +364,8 @@ class BatchedGridSearchCV(MetaEstimatorMixin, BaseEstimator):
         if not candidates:
             raise ValueError("param_grid has no candidates.")
         X, y, groups = indexable(X, y, groups)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
         cv = check_cv(self.cv, y, classifier=True)
         splits = list(cv.split(X, y, groups))
         scorer = check_scoring(self.estimator, self.scoring)
@@ -364,7 +394,8 @@ class BatchedGridSearchCV(MetaEstimatorMixin, BaseEstimator):
                 head, X_train, y_train, X_test, y_test = prepared[key]
                 classifier = clone(_final_step(candidate)[1])  # one per fold
                 models.append((candidate, classifier, head))
-                datasets.append((X_train, y_train))
+                weight = None if sample_weight is None else sample_weight[train]
+                datasets.append((X_train, y_train, weight))
                 where.append((c, k, X_test, y_test))
         fit_many([m[1] for m in models], datasets, max_models=self.max_models)
         fit_time = (time.perf_counter() - started) / len(models)
@@ -376,7 +407,11 @@ class BatchedGridSearchCV(MetaEstimatorMixin, BaseEstimator):
         ):
             fitted = _assemble(candidate, head, classifier)
             tick = time.perf_counter()
-            scores[c, k] = scorer(fitted, X_test, y_test)
+            if sample_weight is None:
+                scores[c, k] = scorer(fitted, X_test, y_test)
+            else:  # weighted test scores, as GridSearchCV computes them
+                test_weight = sample_weight[splits[k][1]]
+                scores[c, k] = scorer(fitted, X_test, y_test, sample_weight=test_weight)
             score_times[c, k] = time.perf_counter() - tick
         self.search_time_ = time.perf_counter() - started
         self.cv_results_ = _results(candidates, scores, fit_time, score_times)
@@ -387,8 +422,12 @@ class BatchedGridSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.n_splits_ = len(splits)
         if self.refit:
             tick = time.perf_counter()
+            weight_name = "sample_weight" if prefix == "" else prefix + "sample_weight"
+            weights = {} if sample_weight is None else {weight_name: sample_weight}
             self.best_estimator_ = (
-                clone(self.estimator).set_params(**self.best_params_).fit(X, y)
+                clone(self.estimator)
+                .set_params(**self.best_params_)
+                .fit(X, y, **weights)
             )
             self.refit_time_ = time.perf_counter() - tick
         self.n_features_in_ = _num_features(X)
@@ -444,6 +483,23 @@ class BatchedGridSearchCV(MetaEstimatorMixin, BaseEstimator):
         return self.best_estimator_.predict_proba(X)
 
     @available_if(lambda self: self.refit)
+    def predict_log_proba(self, X):
+        """Log-probabilities of the classes from the best estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities, columns ordered as ``classes_``.
+        """
+        self._check_refitted()
+        return self.best_estimator_.predict_log_proba(X)
+
+    @available_if(lambda self: self.refit)
     def score(self, X, y):
         """Score of the best estimator with the search's scorer.
 
@@ -471,7 +527,7 @@ def _prepare_fold(candidate, X, y, train, test):
     """Fit a pipeline's earlier steps on a fold; the final step's train/test data."""
     X_train, y_train = _take(X, train), _take(y, train)
     X_test, y_test = _take(X, test), _take(y, test)
-    if not isinstance(candidate, Pipeline):
+    if not isinstance(candidate, Pipeline) or len(candidate) == 1:
         return None, X_train, y_train, X_test, y_test
     head = clone(candidate[:-1]).fit(X_train, y_train)
     return head, head.transform(X_train), y_train, X_test, y_test

@@ -185,3 +185,16 @@ def test_workers_claim_different_gpus(client, tmp_path):
     each worker process claims a different device."""
     claims = client.run(claim_device, ["GPU-aaaa", "GPU-bbbb"], str(tmp_path))
     assert sorted(claims.values()) == [0, 1]
+
+
+def test_pickles_from_before_the_newer_parameters_still_load():
+    rng = np.random.default_rng(0)
+    X, y = rng.random((100, 16), dtype=np.float32), np.arange(100) % 3
+    model = MLPDigitClassifier(hidden_layer_sizes=(8,), max_iter=1, device="cpu")
+    state = model.fit(X, y).__getstate__()
+    del state["keep_optimizer_state"], state["augment"]  # as saved by 0.1.0
+    old = MLPDigitClassifier.__new__(MLPDigitClassifier)
+    old.__setstate__(state)
+    assert old.get_params()["keep_optimizer_state"] is False
+    again = pickle.loads(pickle.dumps(old))
+    np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))

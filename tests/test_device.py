@@ -90,3 +90,10 @@ def test_explicit_devices_are_not_claimed(three_gpus, holder):
     holder(three_gpus)
     assert resolve_device("cuda:0") == torch.device("cuda", 0)
     assert _device._claimed_index is None
+
+
+def test_an_unusable_lock_folder_falls_back_to_the_process_id(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    index = _device.claim_device(["GPU-a", "GPU-b"], blocker / "claims")
+    assert index == __import__("os").getpid() % 2

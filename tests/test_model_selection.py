@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -241,3 +242,75 @@ def test_search_rejects_other_estimators(data):
         BatchedGridSearchCV(LogisticRegression(), {"C": [1.0]}).fit(*data)
     with pytest.raises(ValueError, match="no candidates"):
         BatchedGridSearchCV(MLPDigitClassifier(), []).fit(*data)
+
+
+def test_sgd_momentum_settings_in_one_batch(data):
+    """Nesterov applies only to the models that have momentum and ask for it."""
+    X, y = data
+    grid = [
+        {"momentum": 0.0, "nesterovs_momentum": True},
+        {"momentum": 0.9, "nesterovs_momentum": False},
+    ]
+    settings = [
+        {**BASE, "solver": "sgd", "learning_rate_init": 0.05, **g} for g in grid
+    ]
+    batched = fit_many([MLPDigitClassifier(**s) for s in settings], [(X, y)] * 2)
+    for model, s in zip(batched, settings, strict=True):
+        assert_same_fit(model, MLPDigitClassifier(**s).fit(X, y), X)
+
+
+def test_dropout_batches_are_reproducible_and_leave_torch_alone(data):
+    X, y = data
+    settings = {**BASE, "dropout": 0.3}
+    fits = []
+    for torch_seed in (0, 1):
+        torch.manual_seed(torch_seed)
+        state = torch.get_rng_state()
+        models = [MLPDigitClassifier(**{**settings, "random_state": s}) for s in (0, 1)]
+        fit_many(models, [(X, y)] * 2)
+        assert torch.equal(torch.get_rng_state(), state)
+        fits.append([m.predict_proba(X) for m in models])
+    for a, b in zip(*fits, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_shared_integer_images_are_converted_once(data, monkeypatch):
+    from skmnist import _batched
+
+    seen = []
+    original = _batched.train_batched
+    monkeypatch.setattr(
+        _batched,
+        "train_batched",
+        lambda jobs, **kw: seen.extend(j.X for j in jobs) or original(jobs, **kw),
+    )
+    X = (data[0] * 255).astype(np.uint8)
+    fit_many([MLPDigitClassifier(**BASE) for _ in range(3)], [(X, data[1])] * 3)
+    assert len(seen) == 3 and seen[0] is seen[1] is seen[2]
+    assert seen[0].dtype == np.float32
+
+
+def test_search_with_sample_weight_equals_gridsearchcv(data):
+    X, y = data
+    weight = np.random.default_rng(0).integers(0, 3, len(y)).astype(float)
+    grid = {"alpha": [1e-4, 1e-1]}
+    estimator = MLPDigitClassifier(**BASE)
+    expected = GridSearchCV(estimator, grid, cv=3).fit(X, y, sample_weight=weight)
+    search = BatchedGridSearchCV(estimator, grid, cv=3).fit(X, y, sample_weight=weight)
+    _compare_searches(expected, search)
+    np.testing.assert_allclose(
+        search.predict_proba(X), expected.predict_proba(X), rtol=0, atol=1e-12
+    )
+
+
+def test_search_is_a_classifier_and_takes_one_step_pipelines(data):
+    from sklearn.base import is_classifier
+    from sklearn.pipeline import Pipeline
+
+    X, y = data
+    pipe = Pipeline([("mlp", MLPDigitClassifier(**BASE))])
+    search = BatchedGridSearchCV(pipe, {"mlp__alpha": [1e-4]}, cv=2).fit(X, y)
+    assert is_classifier(search)
+    np.testing.assert_allclose(
+        np.exp(search.predict_log_proba(X)), search.predict_proba(X), rtol=1e-6
+    )
