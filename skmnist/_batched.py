@@ -53,31 +53,16 @@ class BatchedJob:
 # ----------------------------------------------------------- random streams
 
 
-def _capture(device: torch.device) -> tuple:
-    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-    return torch.get_rng_state(), cuda
-
-
 @contextlib.contextmanager
 def _stream(device: torch.device, states: list, index: int):
     """Draw from job ``index``'s own random stream, as if it trained alone."""
-    saved = _capture(device)
-    cpu, cuda = states[index]
-    torch.set_rng_state(cpu)
-    if cuda is not None:
-        torch.cuda.set_rng_state(cuda, device)
+    saved = _engine.get_rng_states(device)
+    _engine.set_rng_states(device, states[index])
     try:
         yield
     finally:
-        states[index] = _capture(device)
-        torch.set_rng_state(saved[0])
-        if saved[1] is not None:
-            torch.cuda.set_rng_state(saved[1], device)
-
-
-def random_state_after(device: torch.device) -> tuple:
-    """The torch generator states to store in :attr:`BatchedJob.random_state`."""
-    return _capture(device)
+        states[index] = _engine.get_rng_states(device)
+        _engine.set_rng_states(device, saved)
 
 
 # ------------------------------------------------------------- the network

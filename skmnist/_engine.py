@@ -29,6 +29,7 @@ __all__ = [
     "TrainingState",
     "clone_module",
     "flush_denormals",
+    "get_rng_states",
     "host_tensor",
     "make_optimizer",
     "optimizer_from_numpy",
@@ -36,6 +37,7 @@ __all__ = [
     "predict_batches",
     "resume_optimizer",
     "seeded",
+    "set_rng_states",
     "train_epochs",
 ]
 
@@ -555,6 +557,25 @@ def flush_denormals():
             torch.set_flush_denormal(False)
 
 
+def get_rng_states(device: torch.device) -> tuple:
+    """The states of torch's CPU generator and of ``device``'s (CUDA or MPS)."""
+    if device.type == "cuda":
+        return torch.get_rng_state(), torch.cuda.get_rng_state(device)
+    if device.type == "mps":
+        return torch.get_rng_state(), torch.mps.get_rng_state()
+    return torch.get_rng_state(), None
+
+
+def set_rng_states(device: torch.device, states: tuple) -> None:
+    """Restore states made by :func:`get_rng_states` for the same device."""
+    cpu, accelerator = states
+    torch.set_rng_state(cpu)
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(accelerator, device)
+    elif device.type == "mps":
+        torch.mps.set_rng_state(accelerator)
+
+
 @contextlib.contextmanager
 def seeded(device: torch.device, seed: int):
     """Seed torch's CPU generator (and ``device``'s) inside, restore them after.
@@ -566,20 +587,14 @@ def seeded(device: torch.device, seed: int):
     Training is reproducible for a given seed while the caller's global torch
     random state is left exactly as it was.
     """
-    cpu_state = torch.get_rng_state()
-    cuda_state = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-    mps_state = torch.mps.get_rng_state() if device.type == "mps" else None
+    saved = get_rng_states(device)
     try:
         torch.random.default_generator.manual_seed(seed)
-        if cuda_state is not None:
+        if device.type == "cuda":
             with torch.cuda.device(device):
                 torch.cuda.manual_seed(seed)
-        if mps_state is not None:
+        elif device.type == "mps":
             torch.mps.manual_seed(seed)
         yield
     finally:
-        torch.set_rng_state(cpu_state)
-        if cuda_state is not None:
-            torch.cuda.set_rng_state(cuda_state, device)
-        if mps_state is not None:
-            torch.mps.set_rng_state(mps_state)
+        set_rng_states(device, saved)

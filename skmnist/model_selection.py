@@ -173,7 +173,7 @@ def _fit_group(members: list) -> None:
     for estimator, plan in members:
         with _engine.seeded(device, plan.seed):
             module = plan.build_module()
-            random_state = _batched.random_state_after(device)
+            random_state = _engine.get_rng_states(device)
         jobs.append(
             _batched.BatchedJob(
                 module=module,
