@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._fast_step import FastStep
+
 __all__ = [
     "DeviceData",
     "OptimizerConfig",
@@ -287,6 +289,9 @@ def _train_one_epoch(
     order = torch.randperm(n, device=device) if shuffle else None
     total = torch.zeros((), device=device, dtype=torch.float64)
     autocast = _autocast_factory(device, data.X.dtype)
+    fast_step = FastStep.create(
+        module, optimizer, autocast=autocast is not contextlib.nullcontext
+    )
     module.train()
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
@@ -300,12 +305,15 @@ def _train_one_epoch(
         if augment is not None:
             xb = augment(xb)
         _set_learning_rate(optimizer, rate(step))
-        with autocast():
-            logits = module(xb)
-        loss = _batch_loss(logits.to(data.X.dtype), yb, wb, label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if fast_step is not None:
+            loss = fast_step(xb, yb, wb, label_smoothing)
+        else:
+            with autocast():
+                logits = module(xb)
+            loss = _batch_loss(logits.to(data.X.dtype), yb, wb, label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
         total += loss.detach() * (stop - start)
         step += 1
     return float(total) / n, step
