@@ -314,7 +314,7 @@ def _train_one_epoch(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        total += loss.detach() * (stop - start)
+        total.add_(loss.detach(), alpha=stop - start)
         step += 1
     return float(total) / n, step
 

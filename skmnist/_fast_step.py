@@ -207,6 +207,8 @@ class FastStep:
         for linear, _ in layers:
             for parameter in (linear.weight, linear.bias):
                 parameter.grad = torch.zeros_like(parameter)
+        # Views, kept up to date by the in-place updates.
+        self.transposed = [linear.weight.t() for linear, _ in layers]
         self.update = _fused_update(optimizer) or optimizer.step
 
     @classmethod
@@ -231,8 +233,10 @@ class FastStep:
     ) -> torch.Tensor:
         """Train on one minibatch; returns its mean (weighted) loss, detached."""
         outputs = [X]
-        for linear, activation in self.layers:
-            z = torch.addmm(linear.bias, outputs[-1], linear.weight.t())
+        for (linear, activation), weight_t in zip(
+            self.layers, self.transposed, strict=True
+        ):
+            z = torch.addmm(linear.bias, outputs[-1], weight_t)
             outputs.append(z if activation is None else activation[0](z))
         loss, grad = _loss_and_logit_gradient(outputs.pop(), y, weight, label_smoothing)
         for index in range(len(self.layers) - 1, -1, -1):
