@@ -75,6 +75,31 @@ def _layers(module: nn.Module) -> list[tuple[nn.Linear, tuple | None]] | None:
     return layers
 
 
+def _constants(group: dict) -> tuple:
+    """The hyper-parameters other than the learning rate that a kernel call takes."""
+    return (group["weight_decay"], tuple(group["betas"]), group["eps"])
+
+
+def _call(kernel, group, params, grads, exp_avgs, exp_avg_sqs, steps) -> None:
+    """One fused Adam/AdamW kernel call with ``group``'s hyper-parameters."""
+    beta1, beta2 = group["betas"]
+    kernel(
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        [],
+        steps,
+        lr=group["lr"],
+        beta1=beta1,
+        beta2=beta2,
+        weight_decay=group["weight_decay"],
+        eps=group["eps"],
+        amsgrad=False,
+        maximize=False,
+    )
+
+
 def _fused_update(optimizer: torch.optim.Optimizer) -> Callable[[], None] | None:
     """Adam's or AdamW's fused update on the optimizer's state, without ``step``.
 
@@ -117,7 +142,7 @@ def _fused_update(optimizer: torch.optim.Optimizer) -> Callable[[], None] | None
     )
     for index, state in enumerate(states):
         state["step"] = counter[index]
-    kernel_arguments = [
+    per_group = [
         (
             group,
             params,
@@ -129,26 +154,22 @@ def _fused_update(optimizer: torch.optim.Optimizer) -> Callable[[], None] | None
         for group, params, group_states in groups
         if params
     ]
+    all_groups = [arguments[0] for arguments in per_group]
+    merged = None
+    if len({_constants(group) for group in all_groups}) == 1:
+        # One kernel call for all groups (weights and biases) whenever their
+        # learning rates agree, as the engine sets them.
+        merged = [
+            [t for arguments in per_group for t in arguments[k]] for k in range(1, 6)
+        ]
 
     def update() -> None:
         counter.add_(1)
-        for group, params, grads, exp_avgs, exp_avg_sqs, steps in kernel_arguments:
-            beta1, beta2 = group["betas"]
-            kernel(
-                params,
-                grads,
-                exp_avgs,
-                exp_avg_sqs,
-                [],
-                steps,
-                lr=group["lr"],
-                beta1=beta1,
-                beta2=beta2,
-                weight_decay=group["weight_decay"],
-                eps=group["eps"],
-                amsgrad=False,
-                maximize=False,
-            )
+        if merged is not None and len({g["lr"] for g in all_groups}) == 1:
+            _call(kernel, all_groups[0], *merged)
+            return
+        for group, *tensors in per_group:
+            _call(kernel, group, *tensors)
 
     return update
 

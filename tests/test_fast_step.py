@@ -49,13 +49,21 @@ def test_gradients_and_loss_equal_autograd(
 
 
 @pytest.mark.parametrize("solver", ["adam", "adamw"])
-def test_fused_update_equals_optimizer_step(solver):
-    config = _engine.OptimizerConfig(solver=solver, alpha=0.01, learning_rate_init=0.01)
+@pytest.mark.parametrize(
+    "alpha, bias_rate",  # one merged kernel call, or one call per group
+    [(0.0, 0.01), (0.01, 0.01), (0.0, 0.03)],
+)
+def test_fused_update_equals_optimizer_step(solver, alpha, bias_rate):
+    config = _engine.OptimizerConfig(
+        solver=solver, alpha=alpha, learning_rate_init=0.01
+    )
     torch.manual_seed(2)
     fast_module = build_mlp(12, (9,), 4).double()
     torch_module = copy.deepcopy(fast_module)
     fast_optimizer = _engine.make_optimizer(fast_module, config)
     torch_optimizer = _engine.make_optimizer(torch_module, config)
+    for optimizer in (fast_optimizer, torch_optimizer):
+        optimizer.param_groups[1]["lr"] = bias_rate
     step = FastStep.create(fast_module, fast_optimizer, autocast=False)
     assert step.update is not fast_optimizer.step  # the direct fused kernel
 
