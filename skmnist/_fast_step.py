@@ -224,7 +224,6 @@ class FastStep:
 
     def __init__(self, layers: list, optimizer: torch.optim.Optimizer) -> None:
         self.layers = layers
-        self.optimizer = optimizer
         for linear, _ in layers:
             for parameter in (linear.weight, linear.bias):
                 parameter.grad = torch.zeros_like(parameter)
