@@ -40,9 +40,12 @@ IDX_NAMES = [
 ]
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def no_network(monkeypatch):
-    """Make every connection attempt fail at once, as on an offline machine."""
+    """Make every connection attempt fail at once, as on an offline machine.
+
+    Used by every test of this module, so that none of them can download.
+    """
 
     def refuse(*args, **kwargs):
         raise socket.gaierror(socket.EAI_NONAME, "network disabled in the tests")
