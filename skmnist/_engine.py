@@ -14,7 +14,7 @@ import copy
 import math
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -257,18 +257,53 @@ def _autocast_factory(
     return contextlib.nullcontext
 
 
-def _batch_loss(
+def _sample_losses(
     logits: torch.Tensor,
     y: torch.Tensor,
     weight: torch.Tensor | None,
     label_smoothing: float,
 ) -> torch.Tensor:
-    if weight is None:
-        return F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    """Each sample's label-smoothed cross-entropy, times its weight if any."""
     losses = F.cross_entropy(
         logits, y, reduction="none", label_smoothing=label_smoothing
     )
-    return (losses * weight).sum() / y.shape[0]
+    return losses if weight is None else losses * weight
+
+
+#: Shuffled rows are gathered this many bytes at a time (whole minibatches):
+#: one large gather runs on all threads and overlaps its memory reads, where
+#: one gather per minibatch waits on memory alone.
+_GATHER_BYTES = 4 * 2**20
+
+
+def _minibatches(
+    data: DeviceData, order: torch.Tensor | None, batch_size: int
+) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+    """``(start, X, y, weight)`` of each minibatch, in ``order`` if given.
+
+    Rows are gathered a chunk of several minibatches at a time, so that no
+    more than about ``_GATHER_BYTES`` of the data is ever copied at once.
+    """
+    n = len(data)
+    row_bytes = max(1, data.X[:1].numel() * data.X.element_size())
+    chunk = max(1, _GATHER_BYTES // (row_bytes * batch_size)) * batch_size
+    for chunk_start in range(0, n, chunk):
+        rows = slice(chunk_start, chunk_start + chunk)
+        if order is None:
+            X, y = data.X[rows], data.y[rows]
+            w = None if data.weight is None else data.weight[rows]
+        else:
+            index = order[rows]
+            X, y = data.X.index_select(0, index), data.y.index_select(0, index)
+            w = None if data.weight is None else data.weight.index_select(0, index)
+        for start in range(0, y.shape[0], batch_size):
+            batch = slice(start, start + batch_size)
+            yield (
+                chunk_start + start,
+                X[batch],
+                y[batch],
+                None if w is None else w[batch],
+            )
 
 
 def _train_one_epoch(
@@ -287,36 +322,33 @@ def _train_one_epoch(
     n = len(data)
     device = data.X.device
     order = torch.randperm(n, device=device) if shuffle else None
-    total = torch.zeros((), device=device, dtype=torch.float64)
+    # Minus each sample's loss, summed once at the end of the epoch.
+    log_likelihood = torch.empty(n, device=device, dtype=data.X.dtype)
     autocast = _autocast_factory(device, data.X.dtype)
     fast_step = FastStep.create(
-        module, optimizer, autocast=autocast is not contextlib.nullcontext
+        module,
+        optimizer,
+        autocast=autocast is not contextlib.nullcontext,
+        label_smoothing=label_smoothing,
     )
     module.train()
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
-        if order is None:
-            xb, yb = data.X[start:stop], data.y[start:stop]
-            wb = None if data.weight is None else data.weight[start:stop]
-        else:
-            index = order[start:stop]
-            xb, yb = data.X.index_select(0, index), data.y.index_select(0, index)
-            wb = None if data.weight is None else data.weight.index_select(0, index)
+    for start, xb, yb, wb in _minibatches(data, order, batch_size):
         if augment is not None:
             xb = augment(xb)
         _set_learning_rate(optimizer, rate(step))
+        sample_slot = log_likelihood[start : start + yb.shape[0]]
         if fast_step is not None:
-            loss = fast_step(xb, yb, wb, label_smoothing)
+            fast_step(xb, yb, wb, sample_slot)
         else:
             with autocast():
                 logits = module(xb)
-            loss = _batch_loss(logits.to(data.X.dtype), yb, wb, label_smoothing)
+            losses = _sample_losses(logits.to(data.X.dtype), yb, wb, label_smoothing)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (losses.sum() / len(yb)).backward()
             optimizer.step()
-        total.add_(loss.detach(), alpha=stop - start)
+            torch.neg(losses.detach(), out=sample_slot)
         step += 1
-    return float(total) / n, step
+    return -float(log_likelihood.sum(dtype=torch.float64)) / n, step
 
 
 @torch.inference_mode()

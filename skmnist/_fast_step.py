@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["FastStep"]
@@ -145,7 +144,8 @@ def _fused_update(optimizer: torch.optim.Optimizer) -> Callable[[], None] | None
     per_group = [
         (
             group,
-            params,
+            # Detached aliases: the update needs no autograd bookkeeping.
+            [p.detach() for p in params],
             [p.grad for p in params],
             [s["exp_avg"] for s in group_states],
             [s["exp_avg_sq"] for s in group_states],
@@ -174,45 +174,55 @@ def _fused_update(optimizer: torch.optim.Optimizer) -> Callable[[], None] | None
     return update
 
 
-def _loss_and_logit_gradient(
-    logits: torch.Tensor,
+def _log_likelihood_and_logit_gradient(
+    logits_t: torch.Tensor,
     y: torch.Tensor,
     weight: torch.Tensor | None,
     label_smoothing: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The minibatch loss and its gradient with respect to the logits.
+    log_likelihood: torch.Tensor,
+    hit: torch.Tensor,
+) -> torch.Tensor:
+    """Write each sample's log-likelihood; return the mean loss's logit gradient.
 
+    The logits come transposed, one column per sample: torch's CPU
+    ``log_softmax`` over a short last dimension (ten classes) takes several
+    times longer than over the first dimension of the transposed matrix.
     The loss is the engine's: the label-smoothed cross-entropy, averaged over
-    the ``n`` samples (each multiplied by its weight, if any). Its gradient is
+    the ``n`` samples (each multiplied by its weight, if any). Minus each
+    sample's (weighted) loss is written into ``log_likelihood``, so that the
+    epoch's mean loss is one sum at its end rather than a reduction per step.
+    The gradient, transposed like the logits, is
     ``(softmax(logits) - target) * weight / n`` with ``target`` the one-hot
-    label mixed with the uniform distribution by ``label_smoothing``.
+    label mixed with the uniform distribution by ``label_smoothing``; ``hit``
+    is a row of at least ``n`` values ``label_smoothing - 1``, the one-hot
+    part's contribution.
     """
-    n, n_classes = logits.shape
-    target = y[:, None]
-    log_proba = F.log_softmax(logits, dim=1)
-    losses = log_proba.gather(1, target).mul_(label_smoothing - 1.0)
+    n_classes, n = logits_t.shape
+    target = y.unsqueeze(0)
+    log_proba = logits_t.log_softmax(0)
+    row = log_likelihood.unsqueeze(0)
+    torch.gather(log_proba, 0, target, out=row)
     if label_smoothing:
-        losses.sub_(
-            log_proba.sum(dim=1, keepdim=True), alpha=label_smoothing / n_classes
+        row.mul_(1.0 - label_smoothing).add_(
+            log_proba.sum(dim=0, keepdim=True), alpha=label_smoothing / n_classes
         )
     grad = log_proba.exp_()
-    hit = torch.full(
-        (n, 1), label_smoothing - 1.0, dtype=grad.dtype, device=grad.device
-    )
-    grad.scatter_add_(1, target, hit)
+    grad.scatter_add_(0, target, hit[:, :n])
     if label_smoothing:
         grad.sub_(label_smoothing / n_classes)
     if weight is None:
-        return losses.mean(), grad.mul_(1.0 / n)
-    weight = weight[:, None]
-    return losses.mul_(weight).sum() / n, grad.mul_(weight / n)
+        return grad.mul_(1.0 / n)
+    log_likelihood.mul_(weight)
+    return grad.mul_(weight.unsqueeze(0) / n)
 
 
 class FastStep:
     """Forward, hand-derived backward and optimizer update of one minibatch.
 
     Build it with :meth:`create`, which returns None when ``module`` or the
-    step's setting is not supported; then call it once per minibatch.
+    step's setting is not supported; then call it once per minibatch. The
+    step works on detached aliases of the parameters (their updates are in
+    place), so it records no autograd graph.
 
     Parameters
     ----------
@@ -220,20 +230,49 @@ class FastStep:
         What :func:`_layers` returns for the module.
     optimizer : torch.optim.Optimizer
         The optimizer over the module's parameters.
+    label_smoothing : float
+        The loss's label smoothing.
     """
 
-    def __init__(self, layers: list, optimizer: torch.optim.Optimizer) -> None:
-        self.layers = layers
+    def __init__(
+        self, layers: list, optimizer: torch.optim.Optimizer, label_smoothing: float
+    ) -> None:
         for linear, _ in layers:
             for parameter in (linear.weight, linear.bias):
                 parameter.grad = torch.zeros_like(parameter)
-        # Views, kept up to date by the in-place updates.
-        self.transposed = [linear.weight.t() for linear, _ in layers]
+        *hidden, (output, _) = layers
+        # Per hidden layer: weight, its transpose, bias, gradient buffers, the
+        # activation and its derivative (all tensors kept as plain aliases).
+        self.hidden = [
+            (
+                linear.weight.detach(),
+                linear.weight.detach().t(),
+                linear.bias.detach(),
+                linear.weight.grad,
+                linear.bias.grad,
+                *activation,
+            )
+            for linear, activation in hidden
+        ]
+        # The output layer computes the logits transposed (classes x samples).
+        self.output = (
+            output.weight.detach(),
+            output.bias.detach().unsqueeze(1),
+            output.weight.grad,
+            output.bias.grad,
+        )
         self.update = _fused_update(optimizer) or optimizer.step
+        self.label_smoothing = label_smoothing
+        self.hit = output.weight.new_full((1, 0), label_smoothing - 1.0)
 
     @classmethod
     def create(
-        cls, module: nn.Module, optimizer: torch.optim.Optimizer, *, autocast: bool
+        cls,
+        module: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        *,
+        autocast: bool,
+        label_smoothing: float = 0.0,
     ) -> FastStep | None:
         """A fast step for ``module``, or None to use the autograd path."""
         layers = None if autocast else _layers(module)
@@ -241,30 +280,46 @@ class FastStep:
             return None
         if not all(p.requires_grad for p in module.parameters()):
             return None
-        return cls(layers, optimizer)
+        return cls(layers, optimizer, label_smoothing)
 
-    @torch.no_grad()
     def __call__(
         self,
         X: torch.Tensor,
         y: torch.Tensor,
         weight: torch.Tensor | None,
-        label_smoothing: float,
-    ) -> torch.Tensor:
-        """Train on one minibatch; returns its mean (weighted) loss, detached."""
+        log_likelihood: torch.Tensor,
+    ) -> None:
+        """Train on one minibatch, minimising its mean (weighted) loss.
+
+        Minus each sample's (weighted) loss is written into ``log_likelihood``.
+        """
+        n = y.shape[0]
+        if self.hit.shape[1] < n:
+            self.hit = self.hit.new_full((1, n), self.label_smoothing - 1.0)
         outputs = [X]
-        for (linear, activation), weight_t in zip(
-            self.layers, self.transposed, strict=True
-        ):
-            z = torch.addmm(linear.bias, outputs[-1], weight_t)
-            outputs.append(z if activation is None else activation[0](z))
-        loss, grad = _loss_and_logit_gradient(outputs.pop(), y, weight, label_smoothing)
-        for index in range(len(self.layers) - 1, -1, -1):
-            linear, _ = self.layers[index]
-            below = outputs[index]
-            torch.mm(grad.t(), below, out=linear.weight.grad)
-            torch.sum(grad, dim=0, out=linear.bias.grad)
-            if index:
-                grad = self.layers[index - 1][1][1](grad @ linear.weight, below)
+        for _, weight_t, bias, _, _, forward, _ in self.hidden:
+            outputs.append(forward(torch.addmm(bias, outputs[-1], weight_t)))
+        below = outputs.pop()
+        out_weight, out_bias, out_weight_grad, out_bias_grad = self.output
+        grad_t = _log_likelihood_and_logit_gradient(
+            torch.addmm(out_bias, out_weight, below.t()),
+            y,
+            weight,
+            self.label_smoothing,
+            log_likelihood,
+            self.hit,
+        )
+        torch.mm(grad_t, below, out=out_weight_grad)
+        torch.sum(grad_t, dim=1, out=out_bias_grad)
+        if self.hidden:
+            grad = grad_t.t() @ out_weight
+            for layer_weight, _, _, weight_grad, bias_grad, _, backward in reversed(
+                self.hidden
+            ):
+                grad = backward(grad, below)
+                below = outputs.pop()
+                torch.mm(grad.t(), below, out=weight_grad)
+                torch.sum(grad, dim=0, out=bias_grad)
+                if outputs:
+                    grad = grad @ layer_weight
         self.update()
-        return loss

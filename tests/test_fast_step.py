@@ -5,6 +5,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from numpy.testing import assert_allclose
 
 from skmnist import MLPDigitClassifier, _engine
@@ -31,17 +32,24 @@ def test_gradients_and_loss_equal_autograd(
     module = build_mlp(12, hidden, 4, activation=activation).double()
     X, y, weight = _batch(weighted=weighted)
 
-    loss = _engine._batch_loss(module(X), y, weight, label_smoothing)
-    loss.backward()
+    losses = F.cross_entropy(
+        module(X), y, reduction="none", label_smoothing=label_smoothing
+    )
+    if weight is not None:
+        losses = losses * weight
+    (losses.sum() / len(y)).backward()
     expected = {name: p.grad.clone() for name, p in module.named_parameters()}
     before = copy.deepcopy(module.state_dict())
 
     frozen = torch.optim.SGD(module.parameters(), lr=0.0)
-    step = FastStep.create(module, frozen, autocast=False)
+    step = FastStep.create(
+        module, frozen, autocast=False, label_smoothing=label_smoothing
+    )
     assert step is not None
-    fast_loss = step(X, y, weight, label_smoothing)
+    log_likelihood = torch.full((len(y),), np.nan, dtype=torch.float64)
+    step(X, y, weight, log_likelihood)
 
-    assert_allclose(fast_loss.item(), loss.item(), rtol=1e-12)
+    assert_allclose(-log_likelihood.numpy(), losses.detach().numpy(), rtol=1e-12)
     for name, p in module.named_parameters():
         assert_allclose(p.grad.numpy(), expected[name].numpy(), rtol=1e-10, atol=1e-13)
     for name, value in module.state_dict().items():  # lr=0: nothing moved
@@ -69,9 +77,9 @@ def test_fused_update_equals_optimizer_step(solver, alpha, bias_rate):
 
     for seed in range(3):
         X, y, _ = _batch(n=8 + seed)
-        step(X, y, None, 0.0)
+        step(X, y, None, torch.empty(len(y), dtype=torch.float64))
         torch_optimizer.zero_grad()
-        _engine._batch_loss(torch_module(X), y, None, 0.0).backward()
+        F.cross_entropy(torch_module(X), y).backward()
         torch_optimizer.step()
 
     for fast, reference in zip(
@@ -92,7 +100,7 @@ def test_fused_update_equals_optimizer_step(solver, alpha, bias_rate):
         (fast_module, fast_optimizer),
         (torch_module, torch_optimizer),
     ):
-        _engine._batch_loss(module(X), y, None, 0.0).backward()
+        F.cross_entropy(module(X), y).backward()
         optimizer.step()
     for fast, reference in zip(
         fast_module.parameters(), torch_module.parameters(), strict=True
@@ -142,3 +150,46 @@ def test_fit_matches_the_autograd_path(monkeypatch, solver):
     slow = MLPDigitClassifier(**params).fit(X, y, sample_weight=weight)
     assert_allclose(fast.loss_curve_, slow.loss_curve_, rtol=1e-9)
     assert_allclose(fast.predict_proba(X), slow.predict_proba(X), rtol=1e-8)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("gather_bytes", [1, 2 * 4 * 3 * 8, 2**30])
+def test_minibatches_gathered_in_chunks_are_the_shuffled_rows(
+    monkeypatch, shuffle, weighted, gather_bytes
+):
+    # 3 float64 features: 24 bytes a row; chunks of 1, 2 and all minibatches.
+    monkeypatch.setattr(_engine, "_GATHER_BYTES", gather_bytes)
+    rng = np.random.RandomState(0)
+    X, y, w = rng.rand(23, 3), rng.randint(5, size=23), rng.rand(23) + 0.5
+    data = _engine.DeviceData.from_numpy(
+        X, y, w if weighted else None, torch.device("cpu"), torch.float64
+    )
+    order = torch.randperm(23) if shuffle else None
+    expected = np.arange(23) if order is None else order.numpy()
+
+    batches = list(_engine._minibatches(data, order, batch_size=4))
+
+    assert [start for start, *_ in batches] == list(range(0, 23, 4))
+    for start, xb, yb, wb in batches:
+        rows = expected[start : start + 4]
+        assert_allclose(xb.numpy(), X[rows])
+        assert_allclose(yb.numpy(), y[rows])
+        if weighted:
+            assert_allclose(wb.numpy(), (w / w.mean())[rows])
+        else:
+            assert wb is None
+
+
+def test_fit_does_not_depend_on_the_gather_chunk(monkeypatch):
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(200, 10).astype(np.float32), rng.randint(3, size=200)
+    params = dict(max_iter=2, batch_size=16, random_state=0, device="cpu")
+    monkeypatch.setattr(_engine, "_GATHER_BYTES", 1)
+    one_batch_at_a_time = MLPDigitClassifier(**params).fit(X, y)
+    monkeypatch.setattr(_engine, "_GATHER_BYTES", 2**30)
+    all_at_once = MLPDigitClassifier(**params).fit(X, y)
+    assert one_batch_at_a_time.loss_curve_ == all_at_once.loss_curve_
+    assert np.array_equal(
+        one_batch_at_a_time.predict_proba(X), all_at_once.predict_proba(X)
+    )
