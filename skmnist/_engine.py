@@ -281,29 +281,31 @@ def _minibatches(
 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None]]:
     """``(start, X, y, weight)`` of each minibatch, in ``order`` if given.
 
-    Rows are gathered a chunk of several minibatches at a time, so that no
-    more than about ``_GATHER_BYTES`` of the data is ever copied at once.
+    Shuffled rows are gathered a chunk of several minibatches at a time into
+    buffers allocated once, so that no more than about ``_GATHER_BYTES`` of
+    the data is ever copied at once. A minibatch is a view into them, valid
+    until the next one is drawn.
     """
     n = len(data)
     row_bytes = max(1, data.X[:1].numel() * data.X.element_size())
     chunk = max(1, _GATHER_BYTES // (row_bytes * batch_size)) * batch_size
+    arrays = [data.X, data.y] + ([] if data.weight is None else [data.weight])
+    buffers = None
     for chunk_start in range(0, n, chunk):
         rows = slice(chunk_start, chunk_start + chunk)
         if order is None:
-            X, y = data.X[rows], data.y[rows]
-            w = None if data.weight is None else data.weight[rows]
+            parts = [array[rows] for array in arrays]
         else:
             index = order[rows]
-            X, y = data.X.index_select(0, index), data.y.index_select(0, index)
-            w = None if data.weight is None else data.weight.index_select(0, index)
-        for start in range(0, y.shape[0], batch_size):
-            batch = slice(start, start + batch_size)
-            yield (
-                chunk_start + start,
-                X[batch],
-                y[batch],
-                None if w is None else w[batch],
-            )
+            if buffers is None:  # the first chunk is the longest
+                buffers = [a.new_empty((len(index), *a.shape[1:])) for a in arrays]
+            parts = [
+                torch.index_select(array, 0, index, out=buffer[: len(index)])
+                for array, buffer in zip(arrays, buffers, strict=True)
+            ]
+        for start in range(0, parts[1].shape[0], batch_size):
+            batch = [part[start : start + batch_size] for part in parts]
+            yield chunk_start + start, batch[0], batch[1], (batch[2:] or [None])[0]
 
 
 def _train_one_epoch(
