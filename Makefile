@@ -30,6 +30,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check skmnist tests benchmarks examples
+	$(BIN)/ruff format --check skmnist tests benchmarks examples docs
 
 # Build the HTML documentation into docs/_build/html, warnings as errors. The
 # gallery runs the examples in examples/ on the MNIST sample shipped with
