@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import tempfile
@@ -29,6 +30,14 @@ def _mps_available() -> bool:
 _held_claims: list = []
 #: The CUDA index claimed by this process for device="auto", once claimed.
 _claimed_index: int | None = None
+
+
+@atexit.register
+def _release_claims() -> None:
+    """Close the held lock files at exit (the system would, but less quietly)."""
+    for handle in _held_claims:
+        handle.close()
+    _held_claims.clear()
 
 
 def _forget_claims() -> None:

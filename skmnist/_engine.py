@@ -2,7 +2,8 @@
 
 Nothing here knows about scikit-learn. The estimator hands over validated
 arrays and hyper-parameters; the engine moves the data to the device once,
-draws shuffled minibatches by index on the device, runs the optimizer and the
+draws shuffled minibatches by index on the device (both in
+``_training_data``), runs the optimizer and the
 learning-rate schedule there, applies the stopping rules and records the
 history in a :class:`TrainingState`.
 """
@@ -14,7 +15,7 @@ import copy
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._fast_step import FastStep
+from ._training_data import DeviceData, host_tensor, minibatches
 
 __all__ = [
     "DeviceData",
@@ -85,53 +87,6 @@ class TrainingState:
     diverged: bool = False
     interrupted: bool = False
     stopped_by_callback: bool = False
-
-
-@dataclass
-class DeviceData:
-    """Training arrays moved to the device once.
-
-    ``weight`` is None when all samples weigh the same; otherwise it is
-    normalised to mean one so that a minibatch loss is an unbiased estimate of
-    the weighted mean loss.
-    """
-
-    X: torch.Tensor
-    y: torch.Tensor
-    weight: torch.Tensor | None
-
-    @classmethod
-    def from_numpy(
-        cls,
-        X: np.ndarray,
-        y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        device: torch.device,
-        dtype: torch.dtype,
-    ) -> DeviceData:
-        X_t = host_tensor(X).to(device=device, dtype=dtype)
-        y_t = torch.as_tensor(y, device=device, dtype=torch.long)
-        w_t = None
-        if sample_weight is not None and not np.all(sample_weight == sample_weight[0]):
-            w = np.asarray(sample_weight, dtype=np.float64)
-            w_t = torch.as_tensor(w / w.mean(), device=device, dtype=dtype)
-        return cls(X_t, y_t, w_t)
-
-    def __len__(self) -> int:
-        return self.X.shape[0]
-
-
-def host_tensor(array: np.ndarray) -> torch.Tensor:
-    """A CPU tensor sharing ``array``'s memory, also for read-only arrays.
-
-    The engine never writes to its input, so torch's warning about read-only
-    (e.g. memory-mapped) arrays does not apply and is silenced.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message="The given NumPy array is not writable"
-        )
-        return torch.as_tensor(array)
 
 
 def make_optimizer(module: nn.Module, config: OptimizerConfig) -> torch.optim.Optimizer:
@@ -270,44 +225,6 @@ def _sample_losses(
     return losses if weight is None else losses * weight
 
 
-#: Shuffled rows are gathered this many bytes at a time (whole minibatches):
-#: one large gather runs on all threads and overlaps its memory reads, where
-#: one gather per minibatch waits on memory alone.
-_GATHER_BYTES = 4 * 2**20
-
-
-def _minibatches(
-    data: DeviceData, order: torch.Tensor | None, batch_size: int
-) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None]]:
-    """``(start, X, y, weight)`` of each minibatch, in ``order`` if given.
-
-    Shuffled rows are gathered a chunk of several minibatches at a time into
-    buffers allocated once, so that no more than about ``_GATHER_BYTES`` of
-    the data is ever copied at once. A minibatch is a view into them, valid
-    until the next one is drawn.
-    """
-    n = len(data)
-    row_bytes = max(1, data.X[:1].numel() * data.X.element_size())
-    chunk = max(1, _GATHER_BYTES // (row_bytes * batch_size)) * batch_size
-    arrays = [data.X, data.y] + ([] if data.weight is None else [data.weight])
-    buffers = None
-    for chunk_start in range(0, n, chunk):
-        rows = slice(chunk_start, chunk_start + chunk)
-        if order is None:
-            parts = [array[rows] for array in arrays]
-        else:
-            index = order[rows]
-            if buffers is None:  # the first chunk is the longest
-                buffers = [a.new_empty((len(index), *a.shape[1:])) for a in arrays]
-            parts = [
-                torch.index_select(array, 0, index, out=buffer[: len(index)])
-                for array, buffer in zip(arrays, buffers, strict=True)
-            ]
-        for start in range(0, parts[1].shape[0], batch_size):
-            batch = [part[start : start + batch_size] for part in parts]
-            yield chunk_start + start, batch[0], batch[1], (batch[2:] or [None])[0]
-
-
 def _train_one_epoch(
     module: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -322,11 +239,11 @@ def _train_one_epoch(
 ) -> tuple[float, int]:
     """One pass over the data; returns the mean loss and the new step count."""
     n = len(data)
-    device = data.X.device
+    device = data.device
     order = torch.randperm(n, device=device) if shuffle else None
     # Minus each sample's loss, summed once at the end of the epoch.
-    log_likelihood = torch.empty(n, device=device, dtype=data.X.dtype)
-    autocast = _autocast_factory(device, data.X.dtype)
+    log_likelihood = torch.empty(n, device=device, dtype=data.dtype)
+    autocast = _autocast_factory(device, data.dtype)
     fast_step = FastStep.create(
         module,
         optimizer,
@@ -334,7 +251,7 @@ def _train_one_epoch(
         label_smoothing=label_smoothing,
     )
     module.train()
-    for start, xb, yb, wb in _minibatches(data, order, batch_size):
+    for start, xb, yb, wb in minibatches(data, order, batch_size):
         if augment is not None:
             xb = augment(xb)
         _set_learning_rate(optimizer, rate(step))
@@ -344,7 +261,7 @@ def _train_one_epoch(
         else:
             with autocast():
                 logits = module(xb)
-            losses = _sample_losses(logits.to(data.X.dtype), yb, wb, label_smoothing)
+            losses = _sample_losses(logits.to(data.dtype), yb, wb, label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             (losses.sum() / len(yb)).backward()
             optimizer.step()
@@ -455,7 +372,7 @@ def train_epochs(
         state.best_validation_score = -math.inf
         state.no_improvement_count = 0
         X_val, y_val, w_val = validation
-        validation = (host_tensor(X_val).to(data.X.device, data.X.dtype), y_val, w_val)
+        validation = (host_tensor(X_val).to(data.device, data.dtype), y_val, w_val)
     best_weights = None
     epoch_start, last_complete = state.n_iter, _snapshot(module)
     try:
