@@ -44,5 +44,23 @@ docs: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs]"
 	$(BIN)/sphinx-build $(SPHINXOPTS) -b html docs $(DOCS_BUILD)/html
 
+# The benchmark suite on full MNIST (from $(MNIST_DIR)), results under
+# benchmarks/results/: the CPU comparisons always, the GPU figures when torch
+# sees a CUDA device. The longer runs (accuracy_recipe.py, batched_search.py,
+# dask_incremental.py) are started one by one; see README.md.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+	$(BIN)/python benchmarks/compare.py --repeats 5
+	$(BIN)/python benchmarks/cpu_efficiency.py --repeats 5
+	$(BIN)/python benchmarks/accuracy_defaults.py
+	@if $(BIN)/python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
+		$(BIN)/python benchmarks/gpu.py && \
+		$(BIN)/python benchmarks/compare.py --device cuda --repeats 5 && \
+		$(BIN)/python benchmarks/accuracy_augment.py --device cuda --hidden 1024,512 --epochs 50; \
+	else \
+		echo "No CUDA device: GPU benchmarks skipped."; \
+	fi
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache $(DOCS_BUILD) docs/auto_examples docs/generated docs/_generated
