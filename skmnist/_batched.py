@@ -112,10 +112,12 @@ class _StackedMLP:
             if i < last:
                 x = self.activation(x)
                 if self.use_dropout:
+                    # In the training dtype, also where autocast makes x
+                    # bfloat16, whose 1/256 steps would bias the keep rate.
                     noise = torch.rand(
                         x.shape,
                         device=x.device,
-                        dtype=x.dtype,
+                        dtype=self.keep.dtype,
                         generator=self.generator,
                     )
                     mask = noise < self.keep

@@ -203,13 +203,20 @@ def _autocast_factory(
     float32. Predictions always run in the model's own precision. Decided once
     per epoch, not per step.
     """
-    if (
-        device.type == "cuda"
-        and dtype == torch.float32
-        and torch.cuda.is_bf16_supported(including_emulation=False)
-    ):
+    if device.type == "cuda" and dtype == torch.float32 and _native_bf16(device):
         return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext
+
+
+def _native_bf16(device: torch.device) -> bool:
+    """Whether the CUDA GPU ``device`` (not the current one) has native bfloat16.
+
+    Native bfloat16 arithmetic starts with compute capability 8 (Ampere); ROCm
+    GPUs have it too.
+    """
+    if torch.version.hip:
+        return True
+    return torch.cuda.get_device_properties(device).major >= 8
 
 
 def _sample_losses(

@@ -1,5 +1,10 @@
-"""device="auto" with several GPUs: each process claims its own (simulated on CPU)."""
+"""Device choice with GPUs simulated on the CPU.
 
+device="auto" with several GPUs (each process claims its own), and the bf16
+autocast decision per GPU.
+"""
+
+import contextlib
 import subprocess
 import sys
 import types
@@ -7,7 +12,7 @@ import types
 import pytest
 import torch
 
-from skmnist import _device
+from skmnist import _device, _engine
 from skmnist._device import resolve_device
 
 HOLDER = """
@@ -97,3 +102,28 @@ def test_an_unusable_lock_folder_falls_back_to_the_process_id(tmp_path):
     blocker.write_text("")
     index = _device.claim_device(["GPU-a", "GPU-b"], blocker / "claims")
     assert index == __import__("os").getpid() % 2
+
+
+@pytest.mark.parametrize(
+    "device, dtype, autocast",
+    [
+        ("cuda:0", torch.float32, True),  # compute capability 9: native bf16
+        ("cuda:1", torch.float32, False),  # capability 7 emulates bf16
+        ("cuda:0", torch.float64, False),  # float64 fits never autocast
+        ("cpu", torch.float32, False),
+    ],
+)
+def test_bf16_autocast_is_decided_by_the_fits_own_gpu(
+    monkeypatch, device, dtype, autocast
+):
+    # The current device is cuda:0 (Hopper); cuda:1 is a Volta card.
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(
+        torch.cuda,
+        "get_device_properties",
+        lambda index: types.SimpleNamespace(
+            major=9 if torch.device(index).index == 0 else 7
+        ),
+    )
+    factory = _engine._autocast_factory(torch.device(device), dtype)
+    assert (factory is not contextlib.nullcontext) == autocast
