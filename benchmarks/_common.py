@@ -59,6 +59,12 @@ def machine() -> dict:
     return info
 
 
+def synchronize(device: str) -> None:
+    """Wait for the GPU's queued work, so that a clock read after it is honest."""
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
 def write_results(name: str, payload: dict, markdown: str) -> None:
     """Write ``results/<name>.json`` and ``results/<name>.md``."""
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,10 @@ the peak resident memory a fit adds (one fit per contender in a fresh
 process, above the loaded data), and the ratio of each median fit time to
 skmnist's.
 
-Run: ``python benchmarks/compare.py [--repeats 3] [--device cpu]``. Needs the
-bench extra (skorch, psutil). Writes benchmarks/results/compare_<device>.{json,md}.
+Run: ``python benchmarks/compare.py [--repeats 3] [--device cpu] [--tag _name]``.
+Needs the bench extra (skorch, psutil). Writes
+benchmarks/results/compare_<device><tag>.{json,md}; a tag such as ``_epyc``
+keeps the results of several machines side by side.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import warnings
 import numpy as np
 import psutil
 import torch
-from _common import load_full_mnist, machine, write_results
+from _common import load_full_mnist, machine, synchronize, write_results
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from torch import nn
@@ -149,15 +151,36 @@ def scaled_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return X_train, y_train.astype(np.int64), X_test, y_test.astype(np.int64)
 
 
-def peak_memory_in_fresh_process(name: str, device: str) -> float:
-    """Peak extra RSS (MB) of one fit, in a new process so nothing is cached yet."""
+def peak_memory_in_fresh_process(name: str, device: str) -> tuple[float, float]:
+    """Peak extra RSS and peak GPU memory (MB) of one fit, in a new process.
+
+    A new process has nothing cached yet. On a GPU its CUDA context is created
+    before the measurement starts, so that the RSS counts the fit, not the
+    CUDA libraries.
+    """
     output = subprocess.run(
         [sys.executable, __file__, "--device", device, "--memory-of", name],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    return float(output.strip().splitlines()[-1])
+    rss, gpu = output.strip().splitlines()[-1].split()
+    return float(rss), float(gpu)
+
+
+def measure_memory(model, X: np.ndarray, y: np.ndarray, device: str) -> None:
+    """Print the peak extra RSS and peak GPU memory (MB) of ``model.fit``."""
+    on_gpu = device.startswith("cuda")
+    if on_gpu:
+        (torch.ones(8, 8, device=device) @ torch.ones(8, 8, device=device)).sum()
+        synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    with warnings.catch_warnings(), PeakRSS() as memory:
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+        synchronize(device)
+    gpu = torch.cuda.max_memory_allocated(device) / 2**20 if on_gpu else 0.0
+    print(memory.extra_mb, gpu)
 
 
 def _spread(ratios: list[float]) -> str:
@@ -169,17 +192,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--tag", default="", help="suffix of the results files")
     parser.add_argument("--memory-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     X_train, y_train, X_test, y_test = scaled_mnist()
     makers = contenders(args.device, seed=0)
     if args.memory_of:  # child process of peak_memory_in_fresh_process
-        model = makers[args.memory_of]()
-        with warnings.catch_warnings(), PeakRSS() as memory:
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(X_train, y_train)
-        print(memory.extra_mb)
+        measure_memory(makers[args.memory_of](), X_train, y_train, args.device)
         return
 
     with warnings.catch_warnings():  # one-time costs (threads, kernels) go here
@@ -193,11 +213,14 @@ def main() -> None:
             model = make()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
+                synchronize(args.device)
                 started = time.perf_counter()
                 model.fit(X_train, y_train)
+                synchronize(args.device)
                 fit_time = time.perf_counter() - started
             started = time.perf_counter()
             proba = model.predict_proba(X_test)
+            synchronize(args.device)
             predict_time = time.perf_counter() - started
             accuracy = float((proba.argmax(axis=1) == y_test).mean())
             runs[name].append(
@@ -215,9 +238,9 @@ def main() -> None:
             key: statistics.median(r[key] for r in results) for key in results[0]
         }
     for name in makers:
-        summary[name]["peak_extra_rss_mb"] = peak_memory_in_fresh_process(
-            name, args.device
-        )
+        rss, gpu = peak_memory_in_fresh_process(name, args.device)
+        summary[name]["peak_extra_rss_mb"] = rss
+        summary[name]["peak_gpu_memory_mb"] = gpu
     reference = summary["skmnist"]["fit_time_s"]
     for name, values in summary.items():
         values["fit_time_vs_skmnist"] = values["fit_time_s"] / reference
@@ -244,6 +267,7 @@ def main() -> None:
         "runs": runs,
     }
     info = payload["machine"]
+    on_gpu = args.device.startswith("cuda")
     lines = [
         f"# skmnist vs MLPClassifier vs skorch vs plain torch ({args.device})",
         "",
@@ -257,18 +281,26 @@ def main() -> None:
         "",
         "| contender | fit time (s) | fit time / skmnist's | same, repeat by repeat "
         "(median; range) | predict (images/s) | test accuracy "
-        "| peak extra RSS during fit (MB) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| peak extra RSS during fit (MB) |" + (" peak GPU memory (MB) |" * on_gpu),
+        "|---|---:|---:|---:|---:|---:|---:|" + ("---:|" * on_gpu),
         *(
             f"| {name} | {v['fit_time_s']:.2f} | {v['fit_time_vs_skmnist']:.2f}x | "
             f"{_spread(v['fit_time_vs_skmnist_per_repeat'])} | "
             f"{v['predict_images_per_s']:,.0f} | {100 * v['accuracy']:.2f} % | "
             f"{v['peak_extra_rss_mb']:.0f} |"
+            + (f" {v['peak_gpu_memory_mb']:.0f} |" * on_gpu)
             for name, v in summary.items()
         ),
         "",
     ]
-    write_results(f"compare_{args.device.replace(':', '')}", payload, "\n".join(lines))
+    if on_gpu:
+        lines += [
+            "scikit-learn's MLPClassifier has no GPU support: it trains on the CPU "
+            "in every run.",
+            "",
+        ]
+    name = f"compare_{args.device.replace(':', '')}{args.tag}"
+    write_results(name, payload, "\n".join(lines))
 
 
 if __name__ == "__main__":
