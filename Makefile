@@ -44,23 +44,24 @@ docs: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs]"
 	$(BIN)/sphinx-build $(SPHINXOPTS) -b html docs $(DOCS_BUILD)/html
 
-# The benchmark suite on full MNIST (from $(MNIST_DIR)), results under
-# benchmarks/results/: the CPU comparisons always, the GPU figures when torch
-# sees a CUDA device. The longer runs (accuracy_recipe.py, batched_search.py,
-# dask_incremental.py) are started one by one; see README.md.
+# The benchmark suite on full MNIST, results under benchmarks/results/: the
+# CPU comparisons always, the GPU figures (benchmarks/gpu_suite.sh) when
+# torch sees a CUDA device. The longer CPU runs (accuracy_recipe.py,
+# batched_search.py, dask_incremental.py) are started one by one; see
+# README.md. BENCH_TAG (e.g. _epyc) suffixes the CPU comparison's results
+# files, to keep several machines' results side by side.
+BENCH_TAG ?=
 .PHONY: bench
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.skmnist-bench-installed
+$(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
-	$(BIN)/python benchmarks/compare.py --repeats 5
-	$(BIN)/python benchmarks/cpu_efficiency.py --repeats 5
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/compare.py --repeats 5 --tag "$(BENCH_TAG)"
+	$(BIN)/python benchmarks/cpu_efficiency.py --repeats 5 --tag "$(BENCH_TAG)"
 	$(BIN)/python benchmarks/accuracy_defaults.py
-	@if $(BIN)/python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
-		$(BIN)/python benchmarks/gpu.py && \
-		$(BIN)/python benchmarks/compare.py --device cuda --repeats 5 && \
-		$(BIN)/python benchmarks/accuracy_augment.py --device cuda --hidden 1024,512 --epochs 50; \
-	else \
-		echo "No CUDA device: GPU benchmarks skipped."; \
-	fi
+	PYTHON=$(abspath $(BIN))/python bash benchmarks/gpu_suite.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache $(DOCS_BUILD) docs/auto_examples docs/generated docs/_generated

@@ -10,8 +10,8 @@ Measures, in one run:
 3. the ratio of the two: the fraction of the attainable sgemm rate the whole
    loop (indexing, activations, loss, optimizer, Python) delivers.
 
-Run: ``python benchmarks/cpu_efficiency.py [--epochs 3]``. Writes
-benchmarks/results/cpu_efficiency.{json,md}.
+Run: ``python benchmarks/cpu_efficiency.py [--epochs 3] [--tag _name]``. Writes
+benchmarks/results/cpu_efficiency<tag>.{json,md}.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tag", default="", help="suffix of the results files")
     args = parser.parse_args()
 
     X_train, y_train, _, _ = load_full_mnist()
@@ -134,7 +135,7 @@ def main() -> None:
             "",
         ]
     )
-    write_results("cpu_efficiency", payload, text)
+    write_results(f"cpu_efficiency{args.tag}", payload, text)
 
 
 if __name__ == "__main__":
