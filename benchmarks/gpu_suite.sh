@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GPU half of the benchmark suite in one command, for a machine with a
-# CUDA GPU on which skmnist and its bench extra are importable (`make bench`
-# runs it with the project's virtual environment; elsewhere set PYTHON and,
-# for a checkout that is not installed, PYTHONPATH to the repository root).
+# CUDA GPU on which skmnist's dependencies and its bench extra are importable
+# (`make bench` runs it with the project's virtual environment; elsewhere set
+# PYTHON). This checkout's skmnist is used, installed or not.
 # Full MNIST is read from $SKMNIST_DATA/mnist or ../shared/data/mnist.
 # Results, naming the GPU, are written to benchmarks/results/.
 #
@@ -17,6 +17,7 @@ set -euo pipefail
 PYTHON=${PYTHON:-python3}
 case $PYTHON in */*) PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")" ;; esac
 cd "$(dirname "$0")"
+export PYTHONPATH="$(cd .. && pwd)${PYTHONPATH:+:$PYTHONPATH}"
 "$PYTHON" -c "import torch, sklearn, skmnist" || {
     echo "$PYTHON cannot import torch, scikit-learn and skmnist." >&2
     exit 1
