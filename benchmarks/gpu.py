@@ -100,8 +100,11 @@ def predict_throughput(classifier, rows, device: str, check_finite: bool) -> flo
     return statistics.median(rates)
 
 
-def fit_runs(args, X_train, y_train, X_test, y_test, batch_size, lr) -> dict:
-    """Fit times and test accuracies of ``--repeats`` seeds of one skmnist config."""
+def fit_runs(args, X_train, y_train, X_test, y_test, batch_size, lr):
+    """Fit times and test accuracies of ``--repeats`` seeds of one skmnist config.
+
+    Returns the results and the last seed's fitted pipeline.
+    """
     fits, accuracies = [], []
     for seed in range(args.repeats):
         model = skmnist_model(args, seed, batch_size, lr)
@@ -118,8 +121,7 @@ def fit_runs(args, X_train, y_train, X_test, y_test, batch_size, lr) -> dict:
         "fit_times_s": fits,
         "accuracies": accuracies,
         "median_fit_s": statistics.median(fits),
-        "model": model,
-    }
+    }, model
 
 
 def main() -> None:
@@ -144,20 +146,12 @@ def main() -> None:
     warm.set_params(mlpdigitclassifier__max_iter=1)
     warm.fit(X_train[:1024], y_train[:1024])  # CUDA context, kernels, allocator
 
-    configs = {
-        "default": fit_runs(
-            args, X_train, y_train, X_test, y_test, args.batch_size, args.lr
-        ),
-        "large batch": fit_runs(
-            args,
-            X_train,
-            y_train,
-            X_test,
-            y_test,
-            args.large_batch_size,
-            args.large_lr,
-        ),
-    }
+    data = (X_train, y_train, X_test, y_test)
+    configs = {}
+    configs["default"], model = fit_runs(args, *data, args.batch_size, args.lr)
+    configs["large batch"], _ = fit_runs(
+        args, *data, args.large_batch_size, args.large_lr
+    )
     fit_time = configs["default"]["median_fit_s"]
 
     skorch_time = skorch_accuracy = None
@@ -170,15 +164,13 @@ def main() -> None:
 
     rows = np.tile(X_test, (int(np.ceil(args.predict_rows / len(X_test))), 1))
     rows = PixelScaler().fit(X_train).transform(rows[: args.predict_rows])
-    classifier = configs["default"]["model"][-1]
+    classifier = model[-1]  # the default config's last seed
     classifier.predict_proba(rows[:10_000])  # warm-up
     throughputs = {
         checked: predict_throughput(classifier, rows, args.device, checked)
         for checked in (True, False)
     }
 
-    for config in configs.values():
-        del config["model"]
     payload = {
         "machine": machine(),
         "config": {
