@@ -274,6 +274,36 @@ def test_dropout_batches_are_reproducible_and_leave_torch_alone(data):
         np.testing.assert_array_equal(a, b)
 
 
+def test_dropout_keeps_its_rate_when_autocast_makes_activations_bfloat16():
+    """Under bf16 autocast (on the GPU; the CPU's autocast stands in here) the
+    activations are bfloat16, but the dropout noise is drawn in float32: noise
+    on bfloat16's coarse grid keeps about 70.3 % of the units at dropout 0.3."""
+    from torch import nn
+
+    from skmnist._batched import _StackedMLP
+
+    width, rows = 256, 8192
+    modules = []
+    for _ in range(2):
+        net = nn.Sequential(nn.Linear(4, width), nn.ReLU(), nn.Linear(width, width))
+        with torch.no_grad():  # every hidden unit outputs 1; the last layer copies
+            net[0].weight.zero_()
+            net[0].bias.fill_(1.0)
+            net[2].weight.copy_(torch.eye(width))
+            net[2].bias.zero_()
+        modules.append(net)
+    dropout = torch.tensor([0.3, 0.3])
+    stacked = _StackedMLP(modules, dropout, torch.Generator().manual_seed(0))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = stacked(torch.zeros(2, rows, 4))
+    assert out.dtype == torch.bfloat16  # the case under test
+    kept = (out != 0).float().mean(dim=(1, 2))
+    # Binomial standard error over 2.1 M units: 0.0003 per model.
+    np.testing.assert_allclose(kept, 0.7, atol=0.0015)
+    # The kept units are scaled by 1 / keep.
+    np.testing.assert_allclose(out[out != 0].float(), 1 / 0.7, rtol=1e-2)
+
+
 def test_shared_integer_images_are_converted_once(data, monkeypatch):
     from skmnist import _batched
 
