@@ -9,6 +9,7 @@ import subprocess
 import sys
 import types
 
+import numpy as np
 import pytest
 import torch
 
@@ -127,3 +128,63 @@ def test_bf16_autocast_is_decided_by_the_fits_own_gpu(
     )
     factory = _engine._autocast_factory(torch.device(device), dtype)
     assert (factory is not contextlib.nullcontext) == autocast
+
+
+@pytest.fixture
+def cpu_autocast(monkeypatch):
+    """Train float32 fits under the CPU's bf16 autocast, standing in for CUDA's.
+
+    Records each epoch's fast step (None when the step took the autograd path).
+    """
+    steps = []
+    original = _engine.FastStep.create
+
+    def create(*args, **kwargs):
+        steps.append(original(*args, **kwargs))
+        return steps[-1]
+
+    def factory(device, dtype):
+        if dtype == torch.float32:
+            return lambda: torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext
+
+    monkeypatch.setattr(_engine, "_autocast_factory", factory)
+    monkeypatch.setattr(_engine.FastStep, "create", create)
+    return steps
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_training_under_bf16_autocast(cpu_autocast, dropout):
+    """The GPU's mixed-precision path, run on the CPU: the steps leave the fast
+    path for autograd, parameters stay float32, and single and batched fits
+    learn about as well as in float64."""
+    from sklearn.base import clone
+
+    from skmnist import MLPDigitClassifier, PixelScaler
+    from skmnist.datasets import load_mnist
+    from skmnist.model_selection import fit_many
+
+    X, y = load_mnist(source="sample", return_X_y=True)
+    X = PixelScaler().fit_transform(X)
+    model = MLPDigitClassifier(
+        hidden_layer_sizes=(64,),
+        max_iter=4,
+        learning_rate_init=3e-3,
+        dropout=dropout,
+        random_state=0,
+    )
+    mixed = clone(model).fit(X[:2000], y[:2000])
+    assert cpu_autocast and all(step is None for step in cpu_autocast)
+    assert all(p.dtype == torch.float32 for p in mixed.module_.parameters())
+    assert np.all(np.isfinite(mixed.loss_curve_))
+    assert mixed.loss_curve_[-1] < 0.6 * mixed.loss_curve_[0]
+    assert mixed.predict_proba(X[2000:]).dtype == np.float32
+
+    # float64 fits never autocast: the reference.
+    plain = clone(model).fit(X[:2000].astype(np.float64), y[:2000])
+    expected = plain.score(X[2000:], y[2000:])
+    assert abs(mixed.score(X[2000:], y[2000:]) - expected) < 0.03
+    (batched,) = fit_many([clone(model)], [(X[:2000], y[:2000])])
+    assert all(p.dtype == torch.float32 for p in batched.module_.parameters())
+    assert abs(batched.score(X[2000:], y[2000:]) - expected) < 0.03
