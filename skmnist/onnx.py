@@ -63,6 +63,8 @@ def register_onnx_converters() -> None:
     ------
     ImportError
         If skl2onnx is not installed (``pip install skmnist[onnx]``).
+    ValueError
+        If ``X_sample`` is not float32 or float64 (e.g. uint8 images).
 
     See Also
     --------
@@ -156,6 +158,14 @@ def to_onnx(model: Any, X_sample: Any, **kwargs: Any) -> _onnx.ModelProto:
     True
     """
     skl2onnx = _import_skl2onnx()
+    dtype = getattr(X_sample, "dtype", None)
+    if dtype is not None and dtype not in (np.float32, np.float64):
+        raise ValueError(
+            f"X_sample has dtype {dtype}, but the ONNX graph's input is float32 "
+            "or float64: pass X[:1].astype(np.float32), and give the ONNX "
+            "runtime float32 images (with the raw pixel values, if the model "
+            "starts with a PixelScaler)."
+        )
     register_onnx_converters()
     return skl2onnx.to_onnx(model, X_sample, **kwargs)
 

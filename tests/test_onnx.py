@@ -172,3 +172,11 @@ def test_missing_skl2onnx_names_the_extra(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "skl2onnx", None)
     with pytest.raises(ImportError, match=r"pip install skmnist\[onnx\]"):
         skmnist_onnx.to_onnx(_tiny(), np.zeros((1, 4), np.float32))
+
+
+def test_integer_sample_input_is_refused_clearly(digits):
+    X, y = digits
+    pipe = make_pipeline(PixelScaler(), _tiny()).fit(X, y)
+    with pytest.raises(ValueError, match=r"dtype uint8.*astype\(np.float32\)"):
+        to_onnx(pipe, X[:1].astype(np.uint8))
+    _check(pipe, X, to_onnx(pipe, X[:1]), zipmap=True)
