@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ from torch import nn
 
 from . import _engine
 from ._network import ACTIVATIONS
+from ._user_warning import warn_user
 
 __all__ = ["BatchedJob", "train_batched"]
 
@@ -397,12 +397,11 @@ def train_batched(
                 optimizer.reset(m)
                 state.diverged = True
                 training[m] = False
-                warnings.warn(
+                warn_user(
                     f"Training of model {m} of the batch diverged at epoch "
                     f"{state.n_iter + 1}: the loss is {loss}. The weights of the "
                     "last finite epoch were kept. Lower learning_rate_init.",
                     RuntimeWarning,
-                    stacklevel=3,
                 )
                 continue
             state.t += sizes[m]

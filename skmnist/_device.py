@@ -131,6 +131,34 @@ def _auto_cuda_index() -> int:
     return _claimed_index
 
 
+def check_device_name(device: str | torch.device) -> None:
+    """Raise ValueError unless ``device`` is ``"auto"`` or names a device.
+
+    Only the name is checked, not whether this machine has the device.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        The estimator's ``device`` parameter.
+
+    Examples
+    --------
+    >>> from skmnist._device import check_device_name
+    >>> check_device_name("cuda:1")
+    >>> check_device_name("tpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: device='tpu' is not a device: ...
+    """
+    if isinstance(device, torch.device) or device == "auto":
+        return
+    if not isinstance(device, str) or not _EXPLICIT.match(device):
+        raise ValueError(
+            f"device={device!r} is not a device: use 'auto', 'cpu', 'cuda', "
+            "'cuda:<index>' or 'mps'."
+        )
+
+
 def resolve_device(device: str | torch.device) -> torch.device:
     """Turn the estimator's ``device`` parameter into a usable torch device.
 
@@ -169,11 +197,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
         if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if not isinstance(device, str) or not _EXPLICIT.match(device):
-        raise ValueError(
-            f"device={device!r} is not a device: use 'auto', 'cpu', 'cuda', "
-            "'cuda:<index>' or 'mps'."
-        )
+    check_device_name(device)
     resolved = torch.device(device)
     if resolved.type == "cuda":
         if not torch.cuda.is_available():

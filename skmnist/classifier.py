@@ -13,7 +13,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_sample_weight
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+)
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -23,9 +28,10 @@ from sklearn.utils.validation import (
 
 from . import _engine
 from ._augment import Distortion, image_side
-from ._device import resolve_device
+from ._device import check_device_name, resolve_device
 from ._network import ACTIVATIONS, build_mlp, from_portable, state_to_numpy, to_portable
 from ._progress import EpochReporter
+from ._user_warning import warn_user
 
 __all__ = ["MLPDigitClassifier"]
 
@@ -127,7 +133,10 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         epoch. Quiet by default.
     warm_start : bool, default=False
         Continue from the previous solution (weights, optimizer state and
-        history) in the next call to :meth:`fit`.
+        history) in the next call to :meth:`fit`. The network's layers
+        (``hidden_layer_sizes``, ``activation``, ``dropout``) are those of the
+        fitted network: a warm fit (or :meth:`partial_fit`) after changing
+        them raises a ValueError. The optimizer's parameters may change.
     momentum : float, default=0.9
         Momentum of the ``"sgd"`` solver.
     nesterovs_momentum : bool, default=True
@@ -164,6 +173,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         then the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``. With
         several GPUs, ``"auto"`` gives each process its own GPU (joblib and
         dask workers spread over the GPUs instead of all using ``cuda:0``).
+        A warm fit or :meth:`partial_fit` continues on the fitted network's
+        device, or moves it to the device named here if that is another one.
     keep_optimizer_state : bool, default=False
         Whether pickles of a fitted model (joblib files, and every transfer
         between processes: joblib workers, dask) also hold the optimizer's
@@ -420,7 +431,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         plan = self._plan_fit(X, y, sample_weight, classes, incremental, one_epoch)
         with _engine.seeded(plan.device, plan.seed), _engine.flush_denormals():
             if incremental:
-                module = _engine.clone_module(self.module_)
+                module = _engine.clone_module(self.module_).to(plan.device)
                 state = self._training_state()
             else:
                 module = plan.build_module()
@@ -470,7 +481,14 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         )
         y_encoded, classes_ = self._encode_labels(y, classes, incremental)
         weight = self._sample_weight(X, y_encoded, classes_, sample_weight, one_epoch)
-        device = self._device() if incremental else resolve_device(self.device)
+        if incremental:
+            self._check_architecture_unchanged(one_epoch)
+        # A warm fit stays on the fitted network's device unless another one
+        # is named explicitly.
+        if incremental and self.device == "auto":
+            device = self._device()
+        else:
+            device = resolve_device(self.device)
         dtype64 = (
             next(self.module_.parameters()).dtype == torch.float64
             if incremental
@@ -514,6 +532,32 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             augment=self._distortion(X.shape[1]),
         )
 
+    def _check_architecture_unchanged(self, one_epoch):
+        """A warm fit trains the fitted network: its layers cannot change."""
+        fitted = self._architecture
+        current = {
+            "hidden_layer_sizes": self._hidden_layer_sizes(),
+            "activation": self.activation,
+            "dropout": float(self.dropout),
+        }
+        changed = [
+            f"{name}={getattr(self, name)!r} (the fitted network has "
+            f"{_display(name, fitted[name])})"
+            for name, value in current.items()
+            if value != fitted[name]
+        ]
+        if changed:
+            call, fresh = (
+                ("partial_fit", "call partial_fit on a clone")
+                if one_epoch
+                else ("fit with warm_start=True", "set warm_start=False")
+            )
+            raise ValueError(
+                f"{call} continues training the fitted network, whose layers "
+                f"cannot change, but the estimator now has {'; '.join(changed)}. "
+                f"Set them back, or {fresh} to train a new network."
+            )
+
     def _distortion(self, n_features):
         if not self.augment:
             return None
@@ -526,25 +570,18 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             )
         return Distortion(side)
 
-    def _finish_fit(self, plan, module, optimizer, state, one_epoch, stacklevel=7):
-        """Store the trained network and its history as fitted attributes.
-
-        ``stacklevel`` points a ConvergenceWarning at the caller's code: 7
-        frames up from the warning for ``fit`` and ``partial_fit``.
-        """
+    def _finish_fit(self, plan, module, optimizer, state, one_epoch):
+        """Store the trained network and its history as fitted attributes."""
         if plan.architecture is not None:
             self._architecture = plan.architecture
-        self._store(
-            module,
-            optimizer,
-            state,
-            plan.classes,
-            plan.device,
-            plan.validation is not None,
+        # partial_fit does not validate; it keeps an early-stopping history.
+        early = plan.validation is not None or (
+            one_epoch and getattr(self, "validation_scores_", None) is not None
         )
-        self._warn_if_not_converged(state, one_epoch, stacklevel)
+        self._store(module, optimizer, state, plan.classes, plan.device, early)
+        self._warn_if_not_converged(state, one_epoch)
 
-    def _warn_if_not_converged(self, state, one_epoch, stacklevel):
+    def _warn_if_not_converged(self, state, one_epoch):
         """MLPClassifier's warning, for schedules that do not plan the whole budget."""
         stopped_early = (
             state.converged
@@ -554,11 +591,10 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         )
         if one_epoch or stopped_early or self.learning_rate in ("cosine", "invscaling"):
             return
-        warnings.warn(
+        warn_user(
             f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
             "and the optimization hasn't converged yet.",
             ConvergenceWarning,
-            stacklevel=stacklevel,
         )
 
     # ---------------------------------------------------------- fit helpers
@@ -566,7 +602,13 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     def _encode_labels(self, y, classes, incremental):
         check_classification_targets(y)  # y is 1-D here: binary or multiclass
         if classes is not None:
-            classes = np.unique(np.asarray(classes))
+            classes = np.asarray(classes)
+            if classes.ndim != 1:
+                raise ValueError(
+                    "classes must be a 1-D array of labels, got an array of shape "
+                    f"{classes.shape}."
+                )
+            classes = np.unique(classes)
             if incremental and not np.array_equal(classes, self.classes_):
                 raise ValueError(
                     f"classes={classes.tolist()} is not the same as the classes "
@@ -579,7 +621,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes, but "
-                f"the data contains only one class: {classes[0]!r}."
+                f"the data contains only one class: {classes.tolist()[0]!r}."
             )
         unknown = np.setdiff1d(np.unique(y), classes)
         if unknown.size:
@@ -614,13 +656,27 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             )
         return weight
 
+    def _validate_params(self):
+        """scikit-learn's checks, then what its constraints cannot express."""
+        super()._validate_params()
+        self._hidden_layer_sizes()
+        not_callable = [c for c in self.callbacks or () if not callable(c)]
+        if not_callable:
+            raise InvalidParameterError(
+                f"callbacks must be callables, got {not_callable[0]!r}."
+            )
+        try:
+            check_device_name(self.device)
+        except ValueError as exc:
+            raise InvalidParameterError(str(exc)) from None
+
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
         if not all(
             isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes
         ):
-            raise ValueError(
+            raise InvalidParameterError(
                 "hidden_layer_sizes must be positive integers, got "
                 f"{self.hidden_layer_sizes!r}."
             )
@@ -630,11 +686,10 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         if self.batch_size == "auto":
             return min(128, n_samples)
         if self.batch_size > n_samples:
-            warnings.warn(
+            warn_user(
                 f"Got batch_size={self.batch_size}, larger than the {n_samples} "
                 "training samples; it is clipped to the number of samples.",
                 UserWarning,
-                stacklevel=4,
             )
         return min(self.batch_size, n_samples)
 
@@ -827,6 +882,11 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.non_deterministic = False
         return tags
+
+
+def _display(name: str, value) -> str:
+    """A fitted architecture value as the estimator parameter would show it."""
+    return repr(tuple(value) if name == "hidden_layer_sizes" else value)
 
 
 def _loadable_device(saved: str) -> torch.device:

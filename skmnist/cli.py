@@ -8,8 +8,9 @@ Run ``skmnist <command> --help`` for the options of each command.
 
 Errors are reported as one ``skmnist: error: <message>`` line on stderr, with
 exit status 2 for usage errors (unknown options, unknown or invalid
-``--param``) and 1 for runtime errors (missing files, data of the wrong shape,
-files that are not skmnist models, unavailable devices).
+``--param``, a ``--device`` that is not a device name) and 1 for runtime
+errors (missing files, data of the wrong shape, files that are not skmnist
+models, unavailable devices).
 
 Model files are pickles (joblib), which can run code when loaded: only load
 those that you trust. ``skmnist train --out FILE.skmnist`` writes the secure
@@ -139,6 +140,17 @@ def _random_state(text: str) -> int | None:
         raise argparse.ArgumentTypeError(
             f"expected an integer or 'none', got {text!r}"
         ) from None
+
+
+def _device_name(text: str) -> str:
+    """argparse type of ``--device``: a device name (its presence is checked later)."""
+    from ._device import check_device_name
+
+    try:
+        check_device_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _wrap(text: str, indent: str = "") -> str:
@@ -292,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--device",
+        type=_device_name,
         default="auto",
         help=(
             "'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:1' or "

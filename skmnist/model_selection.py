@@ -210,9 +210,7 @@ def _fit_group(members: list) -> None:
     ):
         torch_optimizer = _engine.make_optimizer(job.module, plan.optimizer_config)
         optimizer.load_into(index, torch_optimizer)
-        estimator._finish_fit(
-            plan, job.module, torch_optimizer, state, False, stacklevel=5
-        )
+        estimator._finish_fit(plan, job.module, torch_optimizer, state, False)
 
 
 # ------------------------------------------------- the grid search

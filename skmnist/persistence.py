@@ -79,7 +79,6 @@ import io
 import json
 import math
 import os
-import warnings
 import zipfile
 from numbers import Integral, Real
 from typing import Any
@@ -100,6 +99,7 @@ from ._network import (
     from_portable,
     to_portable,
 )
+from ._user_warning import warn_user
 from ._version import __version__
 from .classifier import MLPDigitClassifier, _loadable_device
 from .preprocessing import PixelScaler
@@ -271,11 +271,10 @@ def _encode_params(estimator: BaseEstimator, skip: frozenset = frozenset()) -> d
         if name in skip:
             continue
         if name == "callbacks" and value is not None:
-            warnings.warn(
+            warn_user(
                 f"The callbacks of this {kind} are code and are not saved: the "
                 "loaded model has callbacks=None.",
                 UserWarning,
-                stacklevel=4,
             )
             value = None
         try:
@@ -287,11 +286,10 @@ def _encode_params(estimator: BaseEstimator, skip: frozenset = frozenset()) -> d
                     "a model file stores None, booleans, numbers, strings, and "
                     "lists, tuples and dicts of those."
                 ) from None
-            warnings.warn(
+            warn_user(
                 f"The parameter {name}={_short(value)} of this {kind} cannot be "
                 f"stored in a model file: it is saved as {name}=None.",
                 UserWarning,
-                stacklevel=4,
             )
             params[name] = None
     return params

@@ -122,8 +122,28 @@ CASES = {
     ),
     "unknown_device": (
         lambda: MLPDigitClassifier(device="tpu").fit(X, Y),
-        ValueError,
+        InvalidParameterError,
         "is not a device",
+    ),
+    "hidden_layer_size_not_positive": (
+        lambda: model().set_params(hidden_layer_sizes=(8, 0)).fit(X, Y),
+        InvalidParameterError,
+        "hidden_layer_sizes must be positive integers",
+    ),
+    "callback_not_callable": (
+        lambda: model(callbacks=[1]).fit(X, Y),
+        InvalidParameterError,
+        "callbacks must be callables",
+    ),
+    "warm_fit_with_other_layers": (
+        lambda: fitted(warm_start=True).set_params(activation="tanh").fit(X, Y),
+        ValueError,
+        "continues training the fitted network",
+    ),
+    "partial_fit_classes_not_1d": (
+        lambda: model().partial_fit(X, Y, classes=np.arange(4).reshape(2, 2)),
+        ValueError,
+        "classes must be a 1-D array",
     ),
     "cuda_without_gpu": (
         lambda: MLPDigitClassifier(device="cuda").fit(X, Y),

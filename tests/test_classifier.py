@@ -684,3 +684,132 @@ def test_network_is_in_evaluation_mode_after_fit(digits):
     X_train, _, y_train, _ = digits
     clf = MLPDigitClassifier(**SMALL, dropout=0.5).fit(X_train, y_train)
     assert not clf.module_.training
+
+
+def _warning_location(category, call):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
+    found = [w for w in caught if issubclass(w.category, category)]
+    assert found, f"no {category.__name__}"
+    return {w.filename for w in found}
+
+
+def test_warnings_point_at_the_callers_code(digits, tmp_path):
+    from skmnist.model_selection import fit_many
+    from skmnist.persistence import save_model
+
+    X_train, _, y_train, _ = digits
+    constant = dict(SMALL, learning_rate="constant", random_state=0)
+    calls = {
+        "convergence, fit": (
+            ConvergenceWarning,
+            lambda: MLPDigitClassifier(**constant).fit(X_train, y_train),
+        ),
+        "convergence, fit_many": (
+            ConvergenceWarning,
+            lambda: fit_many([MLPDigitClassifier(**constant)], [(X_train, y_train)]),
+        ),
+        "batch_size clipped": (
+            UserWarning,
+            lambda: MLPDigitClassifier(**dict(SMALL, batch_size=10_000)).fit(
+                X_train, y_train
+            ),
+        ),
+        "diverged": (
+            RuntimeWarning,
+            lambda: MLPDigitClassifier(
+                **dict(constant, learning_rate_init=1e6), solver="sgd", momentum=0.0
+            ).fit(X_train * 1e3, y_train),
+        ),
+        "callbacks not saved": (
+            UserWarning,
+            lambda: save_model(
+                MLPDigitClassifier(**SMALL, callbacks=[lambda info: None]).fit(
+                    X_train, y_train
+                ),
+                tmp_path / "model.skmnist",
+            ),
+        ),
+    }
+    for name, (category, call) in calls.items():
+        assert _warning_location(category, call) == {__file__}, name
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"hidden_layer_sizes": (7,)}, {"activation": "tanh"}, {"dropout": 0.25}],
+)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_warm_fits_refuse_a_changed_architecture(digits, change, method):
+    X_train, X_test, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, warm_start=True, random_state=0)
+    clf.fit(X_train, y_train)
+    before = clf.predict_proba(X_test)
+    history = list(clf.loss_curve_)
+    (name,) = change
+    clf.set_params(**change)
+    fresh = "set warm_start=False" if method == "fit" else "on a clone"
+    with pytest.raises(ValueError, match=f"{name}=.*fitted network has.*{fresh}"):
+        getattr(clf, method)(X_train, y_train)
+    np.testing.assert_array_equal(clf.predict_proba(X_test), before)
+    assert clf.loss_curve_ == history
+    # A cold fit builds the new network.
+    clf.set_params(warm_start=False).fit(X_train, y_train)
+    assert clf._architecture[name] == (
+        list(change[name]) if name == "hidden_layer_sizes" else change[name]
+    )
+
+
+def test_warm_fits_check_the_device_parameter(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, warm_start=True, random_state=0)
+    clf.fit(X_train, y_train)
+    for device in ("tpu", "cuda:7" if not torch.cuda.is_available() else "cuda:99"):
+        with pytest.raises(ValueError, match="device="):
+            clf.set_params(device=device).fit(X_train, y_train)
+        with pytest.raises(ValueError, match="device="):
+            clf.partial_fit(X_train, y_train)
+    clf.set_params(device="cpu").fit(X_train, y_train)
+    assert clf.device_ == "cpu"
+    assert clf.n_iter_ == 2 * SMALL["max_iter"]
+
+
+def test_partial_fit_keeps_the_early_stopping_history(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, early_stopping=True, random_state=0)
+    clf.fit(X_train, y_train)
+    scores, best = list(clf.validation_scores_), clf.best_validation_score_
+    clf.partial_fit(X_train, y_train)
+    assert clf.validation_scores_ == scores
+    assert clf.best_validation_score_ == best
+    assert clf.best_loss_ is None
+    assert len(clf.loss_curve_) == len(scores) + 1
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"hidden_layer_sizes": (0,)}, {"hidden_layer_sizes": (16.0,)}, {"device": "tpu"}],
+)
+def test_invalid_parameter_values_raise_invalid_parameter_error(digits, params):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X_train, _, y_train, _ = digits
+    with pytest.raises(InvalidParameterError, match=next(iter(params))):
+        MLPDigitClassifier(**{**SMALL, **params}).fit(X_train, y_train)
+
+
+@pytest.mark.parametrize("flushing", [False, True])
+def test_fit_leaves_the_flush_denormal_setting_as_it_found_it(digits, flushing):
+    def denormals_flushed():
+        return float(torch.tensor(1e-30) * 1e-10) == 0.0
+
+    X_train, _, y_train, _ = digits
+    if not torch.set_flush_denormal(flushing) and flushing:
+        pytest.skip("this CPU cannot flush subnormals")
+    try:
+        assert denormals_flushed() == flushing
+        MLPDigitClassifier(**SMALL, random_state=0).fit(X_train, y_train)
+        assert denormals_flushed() == flushing
+    finally:
+        torch.set_flush_denormal(False)

@@ -126,6 +126,8 @@ def test_param_names_values_and_steps():
         ("max_iter=abc", ["invalid --param value", "'max_iter'", "'abc'"]),
         ("solver=newton", ["invalid --param value", "'solver'"]),
         ("max_iter", ["expected NAME=VALUE"]),
+        ("hidden_layer_sizes=(0,)", ["invalid --param value", "positive integers"]),
+        ("device=tpu", ["invalid --param value", "device='tpu' is not a device"]),
     ],
 )
 def test_train_bad_param_is_a_usage_error(tmp_path, param, fragments):
@@ -133,6 +135,11 @@ def test_train_bad_param_is_a_usage_error(tmp_path, param, fragments):
     result = run("train", "--source", "sample", "--param", param, "--out", out)
     assert_error(result, 2, *fragments)
     assert not out.exists()
+
+
+def test_train_unknown_device_is_a_usage_error(tmp_path):
+    result = run("train", "--source", "sample", "--device", "tpu")
+    assert_error(result, 2, "argument --device", "device='tpu' is not a device")
 
 
 def test_train_idx_without_files_fails(tmp_path):
