@@ -106,7 +106,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             default="cosine"
         Learning-rate schedule. ``"cosine"`` anneals from
         ``learning_rate_init`` to zero over the ``max_iter`` epochs of a
-        ``fit`` call; ``"invscaling"`` uses ``learning_rate_init / (t + 1) **
+        ``fit`` call (its mean rate is half of ``learning_rate_init``, which
+        shows in quick trials of a few epochs: compare schedules at the
+        budget you will use); ``"invscaling"`` uses ``learning_rate_init / (t + 1) **
         power_t`` with ``t`` the number of samples seen; ``"adaptive"`` divides
         the rate by 5 each time the stopping criterion is met instead of
         stopping, until it drops below 1e-6. :meth:`partial_fit` keeps the
