@@ -150,7 +150,9 @@ def check_device_name(device: str | torch.device) -> None:
     ...
     ValueError: device='tpu' is not a device: ...
     """
-    if isinstance(device, torch.device) or device == "auto":
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
         return
     if not isinstance(device, str) or not _EXPLICIT.match(device):
         raise ValueError(

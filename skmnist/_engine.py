@@ -510,9 +510,11 @@ def flush_denormals():
     Late in training, near-certain softmax outputs make the gradients
     subnormal, and x86 CPUs compute on subnormals up to ten times slower
     (measured: an MNIST epoch went from 2 s to 18 s by epoch 6). Flushing them
-    changes nothing visible in the results. The setting is the process's, and
-    torch offers no way to read it, so it is probed first: a process that
-    flushes already keeps flushing, the others are switched back afterwards.
+    changes nothing visible in the results. torch sets the calling thread's
+    flag (threads started meanwhile, such as torch's OpenMP workers on their
+    first use, inherit it) and offers no way to read it, so it is probed
+    first: a thread that flushes already keeps flushing, the others are
+    switched back afterwards.
     """
     already = _flushing_denormals()
     supported = torch.set_flush_denormal(True)
@@ -525,7 +527,7 @@ def flush_denormals():
 
 def _flushing_denormals() -> bool:
     """Whether the CPU flushes subnormal results to zero (1e-40 in float32 is one)."""
-    tiny = torch.tensor(1e-30, dtype=torch.float32)
+    tiny = torch.tensor(1e-30, dtype=torch.float32, device="cpu")
     return bool(tiny * 1e-10 == 0)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -175,8 +174,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         then the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``. With
         several GPUs, ``"auto"`` gives each process its own GPU (joblib and
         dask workers spread over the GPUs instead of all using ``cuda:0``).
-        A warm fit or :meth:`partial_fit` continues on the fitted network's
-        device, or moves it to the device named here if that is another one.
+        A warm fit or :meth:`partial_fit` continues on the device the network
+        is on (a model loaded on the CPU stays there), unless ``device`` was
+        changed since the fit: the network then moves to the device it names.
     keep_optimizer_state : bool, default=False
         Whether pickles of a fitted model (joblib files, and every transfer
         between processes: joblib workers, dask) also hold the optimizer's
@@ -412,6 +412,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             )
         if not fitted and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
+        if fitted:
+            self._validate_other_params()
         return self._transaction(self._fit, X, y, sample_weight, classes, fitted, True)
 
     def _is_fitted(self) -> bool:
@@ -485,9 +487,10 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         weight = self._sample_weight(X, y_encoded, classes_, sample_weight, one_epoch)
         if incremental:
             self._check_architecture_unchanged(one_epoch)
-        # A warm fit stays on the fitted network's device unless another one
-        # is named explicitly.
-        if incremental and self.device == "auto":
+        # A warm fit stays on the fitted network's device (which may differ
+        # from the one named, e.g. after loading on a machine without it)
+        # unless the device parameter was changed since the fit.
+        if incremental and self.device in ("auto", self._fitted_device_param()):
             device = self._device()
         else:
             device = resolve_device(self.device)
@@ -498,8 +501,14 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         )
         if device.type == "mps" and dtype64:
             raise ValueError(
-                "MPS devices have no float64: pass float32 input (PixelScaler "
-                "outputs float32) or use device='cpu'."
+                "MPS devices have no float64: "
+                + (
+                    "this network was fitted in float64; keep it on its device, "
+                    "or fit a new network on float32 input."
+                    if incremental
+                    else "pass float32 input (PixelScaler outputs float32) or use "
+                    "device='cpu'."
+                )
             )
         if not incremental:
             self._rng = check_random_state(self.random_state)
@@ -576,6 +585,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         """Store the trained network and its history as fitted attributes."""
         if plan.architecture is not None:
             self._architecture = plan.architecture
+        self._device_param = self.device
         # partial_fit does not validate; it keeps an early-stopping history.
         early = plan.validation is not None or (
             one_epoch and getattr(self, "validation_scores_", None) is not None
@@ -661,6 +671,14 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     def _validate_params(self):
         """scikit-learn's checks, then what its constraints cannot express."""
         super()._validate_params()
+        self._validate_other_params()
+
+    def _validate_other_params(self):
+        """The checks of parameter values that the constraints cannot express.
+
+        Cheap, so also run by the calls of :meth:`partial_fit` on a fitted
+        model, for which scikit-learn skips its own validation.
+        """
         self._hidden_layer_sizes()
         not_callable = [c for c in self.callbacks or () if not callable(c)]
         if not_callable:
@@ -772,6 +790,10 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         )
         self._no_improvement_count = state.no_improvement_count
         self._learning_rate = state.learning_rate
+
+    def _fitted_device_param(self):
+        """The ``device`` parameter of the last fit (files of older versions: now)."""
+        return getattr(self, "_device_param", self.device)
 
     def _device(self) -> torch.device:
         return next(self.module_.parameters()).device
@@ -896,10 +918,9 @@ def _loadable_device(saved: str) -> torch.device:
     try:
         return resolve_device(saved)
     except ValueError:
-        warnings.warn(
+        warn_user(
             f"This model was trained on {saved!r}, which is not available here; "
             "it was loaded on the CPU.",
             UserWarning,
-            stacklevel=3,
         )
         return torch.device("cpu")

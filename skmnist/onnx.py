@@ -63,8 +63,6 @@ def register_onnx_converters() -> None:
     ------
     ImportError
         If skl2onnx is not installed (``pip install skmnist[onnx]``).
-    ValueError
-        If ``X_sample`` is not float32 or float64 (e.g. uint8 images).
 
     See Also
     --------
@@ -103,6 +101,12 @@ def register_onnx_converters() -> None:
     _registered = True
 
 
+#: The dtypes of ``X_sample`` that skl2onnx turns into an ONNX input type.
+_INPUT_DTYPES = tuple(
+    np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64, np.bool_)
+)
+
+
 def to_onnx(model: Any, X_sample: Any, **kwargs: Any) -> _onnx.ModelProto:
     """Convert a fitted skmnist estimator or pipeline to ONNX.
 
@@ -133,6 +137,9 @@ def to_onnx(model: Any, X_sample: Any, **kwargs: Any) -> _onnx.ModelProto:
     ------
     ImportError
         If skl2onnx is not installed (``pip install skmnist[onnx]``).
+    ValueError
+        If ``X_sample``'s dtype has no ONNX input type in skl2onnx (such as
+        uint8 images).
 
     See Also
     --------
@@ -159,12 +166,12 @@ def to_onnx(model: Any, X_sample: Any, **kwargs: Any) -> _onnx.ModelProto:
     """
     skl2onnx = _import_skl2onnx()
     dtype = getattr(X_sample, "dtype", None)
-    if dtype is not None and dtype not in (np.float32, np.float64):
+    if dtype is not None and dtype not in _INPUT_DTYPES:
         raise ValueError(
-            f"X_sample has dtype {dtype}, but the ONNX graph's input is float32 "
-            "or float64: pass X[:1].astype(np.float32), and give the ONNX "
-            "runtime float32 images (with the raw pixel values, if the model "
-            "starts with a PixelScaler)."
+            f"X_sample has dtype {dtype}, which has no ONNX input type in "
+            "skl2onnx (float32, float64, int32, int64 or bool): pass "
+            "X[:1].astype(np.float32), and give the ONNX runtime float32 images "
+            "(with the raw pixel values, if the model starts with a PixelScaler)."
         )
     register_onnx_converters()
     return skl2onnx.to_onnx(model, X_sample, **kwargs)

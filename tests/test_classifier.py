@@ -697,7 +697,7 @@ def _warning_location(category, call):
 
 def test_warnings_point_at_the_callers_code(digits, tmp_path):
     from skmnist.model_selection import fit_many
-    from skmnist.persistence import save_model
+    from skmnist.persistence import load_model, save_model
 
     X_train, _, y_train, _ = digits
     constant = dict(SMALL, learning_rate="constant", random_state=0)
@@ -716,6 +716,12 @@ def test_warnings_point_at_the_callers_code(digits, tmp_path):
                 X_train, y_train
             ),
         ),
+        "batch_size clipped, partial_fit": (
+            UserWarning,
+            lambda: MLPDigitClassifier(**dict(SMALL, batch_size=10_000)).partial_fit(
+                X_train, y_train, classes=np.arange(10)
+            ),
+        ),
         "diverged": (
             RuntimeWarning,
             lambda: MLPDigitClassifier(
@@ -732,6 +738,14 @@ def test_warnings_point_at_the_callers_code(digits, tmp_path):
             ),
         ),
     }
+    if not torch.cuda.is_available():
+        saved = MLPDigitClassifier(**SMALL).fit(X_train, y_train)
+        saved.device_ = "cuda:0"  # as if fitted on a GPU this machine lacks
+        save_model(saved, tmp_path / "gpu.skmnist")
+        calls["loaded on the CPU"] = (
+            UserWarning,
+            lambda: load_model(tmp_path / "gpu.skmnist"),
+        )
     for name, (category, call) in calls.items():
         assert _warning_location(category, call) == {__file__}, name
 
@@ -761,6 +775,44 @@ def test_warm_fits_refuse_a_changed_architecture(digits, change, method):
     )
 
 
+def test_warm_fits_continue_where_a_loaded_model_is(digits, tmp_path):
+    """A model loaded on the CPU although its device parameter names a GPU
+    (this machine lacks it, or load_model was told device="cpu") trains on
+    where it is: only a device parameter changed since the fit moves it."""
+    from skmnist.persistence import load_model, save_model
+
+    X_train, _, y_train, _ = digits
+    gpu = "cuda:0"
+    clf = MLPDigitClassifier(**SMALL, random_state=0).fit(X_train, y_train)
+    clf.set_params(device=gpu)
+    clf._device_param, clf.device_ = gpu, gpu  # as if it was fitted on the GPU
+    save_model(clf, tmp_path / "model.skmnist")
+    loaded = load_model(tmp_path / "model.skmnist", device="cpu")
+    loaded.partial_fit(X_train, y_train)
+    loaded.set_params(warm_start=True).fit(X_train, y_train)
+    assert loaded.device_ == "cpu" and loaded.get_params()["device"] == gpu
+    assert loaded.n_iter_ == 2 * SMALL["max_iter"] + 1
+    if not torch.cuda.is_available():  # a pickle falls back to the CPU
+        with pytest.warns(UserWarning, match="not available here"):
+            unpickled = pickle.loads(pickle.dumps(clf))
+        unpickled.partial_fit(X_train, y_train)
+        assert unpickled.device_ == "cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_warm_fit_moves_to_a_newly_named_device(digits):
+    X_train, X_test, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, warm_start=True, random_state=0)
+    clf.fit(X_train, y_train)
+    clf.set_params(device="cuda").fit(X_train, y_train)
+    assert clf.device_ == "cuda:0"
+    assert all(p.is_cuda for p in clf.module_.parameters())
+    states = clf._optimizer.state.values()
+    assert states and all(s["exp_avg"].is_cuda for s in states)
+    assert clf.n_iter_ == 2 * SMALL["max_iter"]
+    assert clf.predict_proba(X_test).shape == (len(X_test), 10)
+
+
 def test_warm_fits_check_the_device_parameter(digits):
     X_train, _, y_train, _ = digits
     clf = MLPDigitClassifier(**SMALL, warm_start=True, random_state=0)
@@ -773,6 +825,20 @@ def test_warm_fits_check_the_device_parameter(digits):
     clf.set_params(device="cpu").fit(X_train, y_train)
     assert clf.device_ == "cpu"
     assert clf.n_iter_ == 2 * SMALL["max_iter"]
+
+
+def test_partial_fit_on_a_fitted_model_checks_the_parameters_first(digits):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X_train, X_test, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, random_state=0).fit(X_train, y_train)
+    before = clf.predict_proba(X_test)
+    for params in ({"callbacks": [1]}, {"device": "tpu"}):
+        with pytest.raises(InvalidParameterError):
+            clf.set_params(**params).partial_fit(X_train, y_train)
+        clf.set_params(callbacks=None, device="cpu")
+    np.testing.assert_array_equal(clf.predict_proba(X_test), before)
+    assert clf.n_iter_ == SMALL["max_iter"]
 
 
 def test_partial_fit_keeps_the_early_stopping_history(digits):

@@ -134,23 +134,27 @@ def test_bf16_autocast_is_decided_by_the_fits_own_gpu(
 def cpu_autocast(monkeypatch):
     """Train float32 fits under the CPU's bf16 autocast, standing in for CUDA's.
 
-    Records each epoch's fast step (None when the step took the autograd path).
+    Records each epoch's fast step (None when the step took the autograd path)
+    in ``steps``, and counts the training steps run under autocast.
     """
     steps = []
+    entered = types.SimpleNamespace(count=0)
     original = _engine.FastStep.create
 
     def create(*args, **kwargs):
         steps.append(original(*args, **kwargs))
         return steps[-1]
 
+    def mixed_precision():
+        entered.count += 1
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+
     def factory(device, dtype):
-        if dtype == torch.float32:
-            return lambda: torch.autocast("cpu", dtype=torch.bfloat16)
-        return contextlib.nullcontext
+        return mixed_precision if dtype == torch.float32 else contextlib.nullcontext
 
     monkeypatch.setattr(_engine, "_autocast_factory", factory)
     monkeypatch.setattr(_engine.FastStep, "create", create)
-    return steps
+    return types.SimpleNamespace(steps=steps, entered=entered)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -171,11 +175,14 @@ def test_training_under_bf16_autocast(cpu_autocast, dropout):
         hidden_layer_sizes=(64,),
         max_iter=4,
         learning_rate_init=3e-3,
+        batch_size=200,
         dropout=dropout,
         random_state=0,
     )
     mixed = clone(model).fit(X[:2000], y[:2000])
-    assert cpu_autocast and all(step is None for step in cpu_autocast)
+    assert cpu_autocast.steps and all(step is None for step in cpu_autocast.steps)
+    steps = model.max_iter * 10  # epochs x minibatches
+    assert cpu_autocast.entered.count == steps
     assert all(p.dtype == torch.float32 for p in mixed.module_.parameters())
     assert np.all(np.isfinite(mixed.loss_curve_))
     assert mixed.loss_curve_[-1] < 0.6 * mixed.loss_curve_[0]
@@ -183,8 +190,10 @@ def test_training_under_bf16_autocast(cpu_autocast, dropout):
 
     # float64 fits never autocast: the reference.
     plain = clone(model).fit(X[:2000].astype(np.float64), y[:2000])
+    assert cpu_autocast.entered.count == steps
     expected = plain.score(X[2000:], y[2000:])
     assert abs(mixed.score(X[2000:], y[2000:]) - expected) < 0.03
     (batched,) = fit_many([clone(model)], [(X[:2000], y[:2000])])
+    assert cpu_autocast.entered.count == 2 * steps
     assert all(p.dtype == torch.float32 for p in batched.module_.parameters())
     assert abs(batched.score(X[2000:], y[2000:]) - expected) < 0.03

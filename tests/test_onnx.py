@@ -180,3 +180,6 @@ def test_integer_sample_input_is_refused_clearly(digits):
     with pytest.raises(ValueError, match=r"dtype uint8.*astype\(np.float32\)"):
         to_onnx(pipe, X[:1].astype(np.uint8))
     _check(pipe, X, to_onnx(pipe, X[:1]), zipmap=True)
+    # skl2onnx types int64 input, which the scaler casts.
+    as_int = X.astype(np.int64)
+    _check(pipe, as_int, to_onnx(pipe, as_int[:1]), zipmap=True)
