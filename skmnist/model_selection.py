@@ -255,8 +255,11 @@ class BatchedGridSearchCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         GridSearchCV's keys for one metric: ``params``, ``param_<name>``,
         ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
         ``rank_test_score``, ``mean_fit_time``, ``std_fit_time``,
-        ``mean_score_time``, ``std_score_time``. A batch's fit time is
-        shared equally among its models.
+        ``mean_score_time``, ``std_score_time``. Models trained together
+        have no fit time of their own: the whole search's fitting time (the
+        earlier pipeline steps, the batches and the models fitted alone) is
+        shared equally among all fits, so ``mean_fit_time`` is the same for
+        every candidate and ``std_fit_time`` is zero.
     best_index_ : int
         Index of the best candidate in ``cv_results_``.
     best_params_ : dict
