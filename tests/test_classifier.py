@@ -879,3 +879,110 @@ def test_fit_leaves_the_flush_denormal_setting_as_it_found_it(digits, flushing):
         assert denormals_flushed() == flushing
     finally:
         torch.set_flush_denormal(False)
+
+
+def _validation_split(X, y, random_state, validation_fraction=0.1):
+    """The split an early-stopping fit holds out, drawn as the estimator draws it."""
+    rng = np.random.RandomState(random_state)
+    rng.randint(np.iinfo(np.int32).max)  # the torch seed comes first
+    seed = rng.randint(np.iinfo(np.int32).max)
+    n_val = int(np.ceil(validation_fraction * len(X)))
+    _, X_val, _, y_val = train_test_split(
+        X, y, test_size=n_val, random_state=seed, stratify=y
+    )
+    return X_val, y_val
+
+
+def test_early_stopping_restores_the_best_epochs_weights(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(
+        hidden_layer_sizes=(32,),
+        learning_rate="constant",
+        learning_rate_init=0.05,  # high: the validation accuracy wobbles
+        batch_size=32,
+        early_stopping=True,
+        n_iter_no_change=4,
+        max_iter=12,
+        random_state=0,
+        device="cpu",
+    ).fit(X_train, y_train)
+    scores = clf.validation_scores_
+    assert max(scores) > scores[-1]  # the setting under test: the last is not best
+    X_val, y_val = _validation_split(X_train, y_train, 0)
+    assert clf.score(X_val, y_val) == clf.best_validation_score_ == max(scores)
+
+
+def test_early_stopping_warm_fit_keeps_its_own_best(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(
+        **dict(SMALL, max_iter=3), early_stopping=True, warm_start=True, random_state=0
+    )
+    clf.fit(X_train, y_train)
+    first = list(clf.validation_scores_)
+    # A rate far too high makes the second fit worse than the first.
+    clf.set_params(learning_rate_init=0.5, learning_rate="constant")
+    clf.fit(X_train, y_train)
+    second = clf.validation_scores_[len(first) :]
+    assert max(first) > max(second)
+    assert clf.best_validation_score_ == max(second)
+
+
+def _learning_rates(clf, X, y):
+    rates = []
+    clf.set_params(callbacks=[lambda info: rates.append(info["learning_rate"])])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    return rates
+
+
+def test_invscaling_rate_follows_samples_seen(digits):
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:1248], y_train[:1248]  # 39 minibatches of 32
+    clf = MLPDigitClassifier(
+        **dict(SMALL, max_iter=3),
+        solver="sgd",
+        learning_rate="invscaling",
+        power_t=0.25,
+        random_state=0,
+    )
+    rates = _learning_rates(clf, X, y)
+    # Reported: the rate of each epoch's last step, after (39 e - 1) steps.
+    seen = [(39 * epoch - 1) * 32 for epoch in (1, 2, 3)]
+    expected = [SMALL["learning_rate_init"] / (t + 1) ** 0.25 for t in seen]
+    np.testing.assert_allclose(rates, expected, rtol=1e-12)
+
+
+def test_adaptive_rate_is_divided_by_five_without_progress(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(
+        **dict(SMALL, max_iter=8),
+        learning_rate="adaptive",
+        tol=10.0,  # no epoch counts as progress
+        n_iter_no_change=1,
+        random_state=0,
+    )
+    rates = _learning_rates(clf, X_train, y_train)
+    distinct = sorted(set(rates), reverse=True)
+    assert distinct[0] == SMALL["learning_rate_init"] and len(distinct) >= 3
+    np.testing.assert_allclose(np.divide(distinct[:-1], distinct[1:]), 5.0)
+    assert clf.n_iter_ == 8  # adaptive lowers the rate instead of stopping
+
+
+def test_balanced_class_weight_equals_balanced_sample_weight(digits):
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    X_train, X_test, y_train, _ = digits
+    keep = (y_train < 5) | (np.arange(len(y_train)) % 5 == 0)  # rare classes 5-9
+    X, y = X_train[keep], y_train[keep]
+    balanced = MLPDigitClassifier(**SMALL, class_weight="balanced", random_state=0)
+    weighted = MLPDigitClassifier(**SMALL, random_state=0)
+    balanced.fit(X, y)
+    weighted.fit(X, y, sample_weight=compute_sample_weight("balanced", y))
+    plain = MLPDigitClassifier(**SMALL, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(
+        balanced.predict_proba(X_test), weighted.predict_proba(X_test)
+    )
+    assert not np.array_equal(
+        balanced.predict_proba(X_test), plain.predict_proba(X_test)
+    )
