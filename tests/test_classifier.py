@@ -893,6 +893,7 @@ def _validation_split(X, y, random_state, validation_fraction=0.1):
     return X_val, y_val
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_early_stopping_restores_the_best_epochs_weights(digits):
     X_train, _, y_train, _ = digits
     clf = MLPDigitClassifier(
@@ -912,6 +913,7 @@ def test_early_stopping_restores_the_best_epochs_weights(digits):
     assert clf.score(X_val, y_val) == clf.best_validation_score_ == max(scores)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_early_stopping_warm_fit_keeps_its_own_best(digits):
     X_train, _, y_train, _ = digits
     clf = MLPDigitClassifier(
