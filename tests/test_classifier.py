@@ -988,3 +988,24 @@ def test_balanced_class_weight_equals_balanced_sample_weight(digits):
     assert not np.array_equal(
         balanced.predict_proba(X_test), plain.predict_proba(X_test)
     )
+
+
+def test_adam_and_validation_settings_reach_the_training(digits):
+    X_train, _, y_train, _ = digits
+    seen = []
+    clf = MLPDigitClassifier(
+        **SMALL,
+        beta_1=0.8,
+        beta_2=0.99,
+        epsilon=1e-6,
+        early_stopping=True,
+        validation_fraction=0.25,
+        n_iter_no_change=100,
+        random_state=0,
+        callbacks=[lambda info: seen.append(info["n_samples"])],
+    ).fit(X_train, y_train)
+    for group in clf._optimizer.param_groups:  # weights and biases
+        assert tuple(group["betas"]) == (0.8, 0.99) and group["eps"] == 1e-6
+    n_val = int(np.ceil(0.25 * len(X_train)))
+    assert seen == [len(X_train) - n_val] * SMALL["max_iter"]
+    assert clf.t_ == SMALL["max_iter"] * (len(X_train) - n_val)
