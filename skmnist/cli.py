@@ -563,6 +563,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from . import MLPDigitClassifier, PixelScaler
     from ._device import resolve_device
+    from .persistence import save_model_file
 
     model = make_pipeline(
         PixelScaler(),
@@ -586,8 +587,6 @@ def _train(args: argparse.Namespace) -> int:
         classifier.set_params(verbose=verbose)
     fit_time = time.perf_counter() - started
     accuracy = model.score(X_test, y_test)
-    from .persistence import save_model_file
-
     saved_to = args.out
     if save_model_file(model, args.out) == "pickle":
         saved_to += " (a pickle: evaluate and predict load it with --allow-pickle)"
