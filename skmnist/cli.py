@@ -1,9 +1,10 @@
 """The ``skmnist`` command line: train, evaluate and use digit classifiers.
 
 ``skmnist train`` fits ``make_pipeline(PixelScaler(), MLPDigitClassifier())``
-on MNIST and saves it with :func:`joblib.dump`; ``skmnist evaluate`` scores a
-saved model on the MNIST test set; ``skmnist predict`` classifies IDX files,
-``.npy`` arrays or image files. ``python -m skmnist`` is the same program.
+on MNIST and saves it in the secure format of :mod:`skmnist.persistence`;
+``skmnist evaluate`` scores a saved model on the MNIST test set; ``skmnist
+predict`` classifies IDX files, ``.npy`` arrays or image files. ``python -m
+skmnist`` is the same program.
 Run ``skmnist <command> --help`` for the options of each command.
 
 Errors are reported as one ``skmnist: error: <message>`` line on stderr, with
@@ -12,10 +13,15 @@ exit status 2 for usage errors (unknown options, unknown or invalid
 errors (missing files, data of the wrong shape, files that are not skmnist
 models, unavailable devices).
 
-Model files are pickles (joblib), which can run code when loaded: only load
-those that you trust. ``skmnist train --out FILE.skmnist`` writes the secure
-format of :mod:`skmnist.persistence` instead, which ``evaluate`` and
-``predict`` recognise by its content and load without running code.
+Model files are secure by default: ``skmnist train`` writes the format of
+:mod:`skmnist.persistence` (``skmnist-model.skmnist``), which ``evaluate`` and
+``predict`` load without running code from the file. A pickle (joblib) file,
+which ``train --out FILE.joblib`` (or ``.pkl``) writes, can run arbitrary code
+when loaded: ``evaluate`` and ``predict`` refuse it unless given
+``--allow-pickle``, and never unpickle a file named ``*.skmnist``. Which
+format a file is, and how it loads, is decided by
+:func:`skmnist.persistence.load_model_file` and
+:func:`~skmnist.persistence.save_model_file`.
 
 The progress bar needs tqdm (one line per epoch is printed without it),
 ``predict`` on image files needs Pillow and ``evaluate --plot`` needs
@@ -30,7 +36,6 @@ import csv
 import difflib
 import math
 import os
-import pickle
 import sys
 import textwrap
 import time
@@ -46,11 +51,7 @@ from ._version import __version__
 __all__ = ["build_parser", "main"]
 
 PROG = "skmnist"
-DEFAULT_MODEL_FILE = "skmnist-model.joblib"
-# Model files with this suffix are saved by skmnist.persistence (no pickle);
-# such files start like every zip archive, which is how they are recognised.
-SECURE_SUFFIX = ".skmnist"
-_ZIP_MAGIC = b"PK\x03\x04"
+DEFAULT_MODEL_FILE = "skmnist-model.skmnist"  # the secure format: no pickle
 SOURCES = ("auto", "idx", "openml", "sample")
 SUBSETS = ("test", "train", "all")
 
@@ -185,7 +186,7 @@ def _estimator_param_help() -> str:
 _TRAIN_EXAMPLES = """\
 examples:
   skmnist train --source sample
-  skmnist train --data-home ~/data/mnist --out mnist-mlp.joblib
+  skmnist train --data-home ~/data/mnist --out mnist-mlp.skmnist
   skmnist train --param hidden_layer_sizes=1024,512 --param max_iter=30 \\
       --param dropout=0.2 --param solver=sgd --param learning_rate_init=0.05
 """
@@ -206,8 +207,8 @@ output:
   predicted digit.
 
 examples:
-  skmnist predict skmnist-model.joblib t10k-images-idx3-ubyte.gz -o pred.csv
-  skmnist predict skmnist-model.joblib digit.png photo.jpg --proba
+  skmnist predict skmnist-model.skmnist t10k-images-idx3-ubyte.gz -o pred.csv
+  skmnist predict skmnist-model.skmnist digit.png photo.jpg --proba
 """
 
 
@@ -223,9 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     Examples
     --------
     >>> from skmnist.cli import build_parser
-    >>> args = build_parser().parse_args(["predict", "model.joblib", "a.png"])
-    >>> args.command, args.model, args.inputs, args.proba
-    ('predict', 'model.joblib', ['a.png'], False)
+    >>> args = build_parser().parse_args(["predict", "model.skmnist", "a.png"])
+    >>> args.command, args.model, args.inputs, args.proba, args.allow_pickle
+    ('predict', 'model.skmnist', ['a.png'], False, False)
     """
     formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
@@ -277,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=_wrap(
             "Train make_pipeline(PixelScaler(), MLPDigitClassifier()) on the "
             "MNIST training set, report its accuracy on the official test set "
-            "of the same source, and save the pipeline with joblib."
+            "of the same source, and save the pipeline in the secure format of "
+            "skmnist.persistence, which loads without running code (a joblib "
+            "pickle when FILE ends in .joblib, .pkl or .pickle)."
         ),
         epilog=f"{_estimator_param_help()}\n\n{_TRAIN_EXAMPLES}",
     )
@@ -316,8 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         default=DEFAULT_MODEL_FILE,
         metavar="FILE",
-        help="where to save the fitted pipeline: a joblib pickle, or the secure "
-        "format when FILE ends in .skmnist (default: %(default)s)",
+        help="where to save the fitted pipeline (default: %(default)s): in the "
+        "secure format, or as a joblib pickle when FILE ends in .joblib, .pkl or "
+        ".pickle, which evaluate and predict load only with --allow-pickle",
     )
     train.add_argument(
         "--quiet",
@@ -327,9 +331,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(run=_train)
 
+    model_file = _Parser(add_help=False)
+    model_file.add_argument(
+        "model", metavar="MODEL", help="a model file saved by skmnist train"
+    )
+    model_file.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help=(
+            "also load MODEL if it is a pickle (a joblib or pickle file). A "
+            "pickle can run arbitrary code when it is loaded: only for files "
+            "you trust. Without it only the secure format loads; a file named "
+            "*.skmnist is never unpickled"
+        ),
+    )
+
     evaluate = commands.add_parser(
         "evaluate",
-        parents=[data],
+        parents=[data, model_file],
         formatter_class=formatter,
         help="score a saved model on the MNIST test set",
         description=_wrap(
@@ -337,10 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
             "(classification report) and the confusion matrix of a saved "
             "model on MNIST."
         ),
-        epilog="example:\n  skmnist evaluate skmnist-model.joblib --plot confusion.png",
-    )
-    evaluate.add_argument(
-        "model", metavar="MODEL", help="a model file saved by skmnist train"
+        epilog=(
+            "example:\n  skmnist evaluate skmnist-model.skmnist --plot confusion.png"
+        ),
     )
     evaluate.add_argument(
         "--subset",
@@ -360,13 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser(
         "predict",
+        parents=[model_file],
         formatter_class=formatter,
         help="classify IDX files, .npy arrays or images of digits",
         description="Predict the digit of each image in the input files.",
         epilog=_PREDICT_EXAMPLES,
-    )
-    predict.add_argument(
-        "model", metavar="MODEL", help="a model file saved by skmnist train"
     )
     predict.add_argument(
         "inputs",
@@ -456,35 +472,26 @@ def _load_train_test(
     return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
 
 
-def _load_model(path: str) -> Any:
-    """Load a fitted skmnist model (a pipeline ending in MLPDigitClassifier)."""
-    import joblib
+def _load_model(path: str, allow_pickle: bool) -> Any:
+    """Load a fitted skmnist model (a pipeline ending in MLPDigitClassifier).
+
+    Which format the file is, and whether it may be unpickled, is decided by
+    skmnist.persistence.load_model_file.
+    """
     from sklearn.exceptions import NotFittedError
     from sklearn.pipeline import Pipeline
     from sklearn.utils.validation import check_is_fitted
 
     from .classifier import MLPDigitClassifier
+    from .persistence import PickleNotAllowedError, load_model_file
 
-    with open(path, "rb") as f:  # OSError if missing, a folder, unreadable
-        secure = f.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
-        f.seek(0)
-        try:
-            model = None if secure else joblib.load(f)
-        except (pickle.UnpicklingError, EOFError) as exc:
-            raise ValueError(
-                f"{path!r} is not a skmnist model file: it is not a joblib or "
-                f"pickle file ({type(exc).__name__}: {exc}). Model files are "
-                "written by 'skmnist train' or joblib.dump."
-            ) from exc
-        except Exception as exc:  # unpickling can raise almost anything
-            raise ValueError(
-                f"{path!r} could not be loaded as a skmnist model "
-                f"({type(exc).__name__}: {exc})"
-            ) from exc
-    if secure:  # a skmnist.persistence file (a zip): loaded without pickle
-        from .persistence import load_model
-
-        model = load_model(path)  # its ValueErrors name the file
+    try:
+        model = load_model_file(path, allow_pickle=allow_pickle)
+    except PickleNotAllowedError:
+        raise ValueError(
+            f"{path!r} is a pickle (joblib) file, which can run arbitrary code "
+            "when loaded: pass --allow-pickle to load it, only if you trust it"
+        ) from None
     final = model[-1] if isinstance(model, Pipeline) and len(model) else model
     if not isinstance(final, MLPDigitClassifier):
         raise ValueError(
@@ -551,23 +558,12 @@ def _set_params(model: Any, assignments: Sequence[tuple[str, Any]]) -> None:
             raise UsageError(f"invalid --param value: {exc}") from None
 
 
-def _save_model(model: Any, path: str) -> None:
-    """Save with joblib, or in the secure format when the name ends in .skmnist."""
-    if Path(path).suffix.lower() == SECURE_SUFFIX:
-        from .persistence import save_model
-
-        save_model(model, path)
-    else:
-        import joblib
-
-        joblib.dump(model, path)
-
-
 def _train(args: argparse.Namespace) -> int:
     from sklearn.pipeline import make_pipeline
 
     from . import MLPDigitClassifier, PixelScaler
     from ._device import resolve_device
+    from .persistence import save_model_file
 
     model = make_pipeline(
         PixelScaler(),
@@ -591,7 +587,9 @@ def _train(args: argparse.Namespace) -> int:
         classifier.set_params(verbose=verbose)
     fit_time = time.perf_counter() - started
     accuracy = model.score(X_test, y_test)
-    _save_model(model, args.out)
+    saved_to = args.out
+    if save_model_file(model, args.out) == "pickle":
+        saved_to += " (a pickle: evaluate and predict load it with --allow-pickle)"
 
     source = args.source + (f" ({args.data_home})" if args.data_home else "")
     _print_table(
@@ -604,7 +602,7 @@ def _train(args: argparse.Namespace) -> int:
             ("epochs", classifier.n_iter_),
             ("fit time", f"{fit_time:.2f} s"),
             ("test accuracy", f"{accuracy:.2%}".replace("%", " %")),
-            ("saved to", args.out),
+            ("saved to", saved_to),
         ]
     )
     return 0
@@ -645,7 +643,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         _figure_class()  # ImportError now, before the work, without matplotlib
         _check_output_file(args.plot, "plot")
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.allow_pickle)
     X, y = _load_data(args.source, args.data_home, args.subset)
     started = time.perf_counter()
     y_pred = model.predict(X)
@@ -758,7 +756,7 @@ def _warn_if_unit_range(X: np.ndarray, model: Any, path: str) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.allow_pickle)
     n_features = int(model.n_features_in_)
     if args.output:
         _check_output_file(args.output, "predictions")

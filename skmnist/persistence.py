@@ -6,6 +6,11 @@ fitted :class:`~skmnist.PixelScaler`, or a fitted
 :func:`load_model` reads it back. Unlike :func:`joblib.load` and
 :func:`pickle.load`, loading such a file executes no code from it.
 
+:func:`save_model_file` and :func:`load_model_file`, which the command line
+uses, pick the format of a file: they save this one unless the name asks for
+a pickle (``.joblib``, ``.pkl``, ``.pickle``), and load a pickle only when
+asked to with ``allow_pickle=True``, never from a file named ``*.skmnist``.
+
 The file is an uncompressed zip archive (by convention with a ``.skmnist``
 suffix) holding:
 
@@ -81,7 +86,8 @@ import math
 import os
 import zipfile
 from numbers import Integral, Real
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -104,7 +110,16 @@ from ._version import __version__
 from .classifier import MLPDigitClassifier, _loadable_device
 from .preprocessing import PixelScaler
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_model", "save_model"]
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "SECURE_SUFFIX",
+    "PickleNotAllowedError",
+    "load_model",
+    "load_model_file",
+    "save_model",
+    "save_model_file",
+]
 
 #: Value of ``"format"`` in the metadata of every skmnist model file.
 FORMAT_NAME = "skmnist-model"
@@ -869,3 +884,228 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "auto") 
         raise ValueError(
             f"{name!r} is not a valid skmnist model file ({type(exc).__name__}: {exc})."
         ) from None
+
+
+# --------------------------------------------------------------------------
+# Model files by name and content: secure by default, pickles when allowed
+# --------------------------------------------------------------------------
+#: Suffix of secure model files: a file so named is never unpickled.
+SECURE_SUFFIX = ".skmnist"
+# Names save_model_file writes with joblib.dump, optionally followed by one
+# of joblib's compression suffixes ("model.joblib.gz").
+_PICKLE_SUFFIXES = frozenset({".joblib", ".pkl", ".pickle"})
+_COMPRESSION_SUFFIXES = frozenset({".z", ".gz", ".bz2", ".xz", ".lzma", ".lz4"})
+_ZIP_MAGIC = b"PK\x03\x04"
+# How the files of pickle.dump (protocol 2 and later: every default since
+# Python 3) and of joblib.dump (the same, or compressed) start. joblib has a
+# detector, but it is private (joblib.numpy_pickle_utils); these are the
+# public magic numbers of the formats. Older protocols have no header: such
+# files are not recognised as pickles, but allow_pickle=True still loads them.
+_PICKLE_MAGICS = (
+    *(b"\x80" + bytes([protocol]) for protocol in range(2, 6)),
+    *(b"\x78" + level for level in (b"\x01", b"\x5e", b"\x9c", b"\xda")),  # zlib
+    b"\x1f\x8b",  # gzip
+    b"BZh",  # bz2
+    b"\xfd7zXZ\x00",  # xz
+    b"\x5d\x00\x00",  # lzma
+    b"\x04\x22\x4d\x18",  # lz4
+)
+
+
+class PickleNotAllowedError(ValueError):
+    """A model file is a pickle, and :func:`load_model_file` was not allowed to load it.
+
+    Loading a pickle (a :func:`joblib.dump` or :func:`pickle.dump` file) can
+    run arbitrary code from the file.
+
+    Parameters
+    ----------
+    filename : str
+        The file; also the ``filename`` attribute of the error.
+
+    Examples
+    --------
+    >>> import pickle
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skmnist.persistence import PickleNotAllowedError, load_model_file
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "model.pkl"
+    ...     _ = path.write_bytes(pickle.dumps({"weights": [1, 2]}))
+    ...     try:
+    ...         load_model_file(path)
+    ...     except PickleNotAllowedError as exc:
+    ...         print("refused", Path(exc.filename).name)
+    refused model.pkl
+    """
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        super().__init__(
+            f"{filename!r} is a pickle (joblib) file, which can run arbitrary code "
+            "when loaded: load it with allow_pickle=True only if you trust it."
+        )
+
+
+def _names_a_pickle(path: str | os.PathLike) -> bool:
+    suffixes = [suffix.lower() for suffix in Path(path).suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSION_SUFFIXES:
+        suffixes.pop()
+    return bool(suffixes) and suffixes[-1] in _PICKLE_SUFFIXES
+
+
+def save_model_file(
+    model: Any, path: str | os.PathLike
+) -> Literal["skmnist", "pickle"]:
+    """Save a model in the format its file name asks for: the secure one by default.
+
+    Parameters
+    ----------
+    model : estimator
+        The fitted model. For the secure format, what :func:`save_model`
+        accepts; a pickle holds any estimator.
+    path : str or os.PathLike
+        The file to write. A name ending in ``.joblib``, ``.pkl`` or
+        ``.pickle``, optionally followed by a compression suffix of
+        :func:`joblib.dump` (``.gz``, ``.z``, ``.bz2``, ``.xz``, ``.lzma``,
+        ``.lz4``), is written by :func:`joblib.dump`, as a pickle; any other
+        name (``.skmnist`` by convention) by :func:`save_model`.
+
+    Returns
+    -------
+    format : {"skmnist", "pickle"}
+        The format written: ``"pickle"`` files load only with
+        ``load_model_file(path, allow_pickle=True)``.
+
+    Raises
+    ------
+    TypeError, sklearn.exceptions.NotFittedError
+        As :func:`save_model`, for the secure format.
+
+    See Also
+    --------
+    load_model_file : Load the file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sklearn.datasets import load_digits
+    >>> from skmnist import MLPDigitClassifier
+    >>> from skmnist.persistence import save_model_file
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPDigitClassifier((8,), max_iter=2, random_state=0).fit(X, y)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     print(save_model_file(clf, Path(folder) / "clf.skmnist"))
+    ...     print(save_model_file(clf, Path(folder) / "clf.joblib"))
+    skmnist
+    pickle
+    """
+    if _names_a_pickle(path):
+        import joblib
+
+        joblib.dump(model, path)
+        return "pickle"
+    save_model(model, path)
+    return "skmnist"
+
+
+def load_model_file(path: str | os.PathLike, *, allow_pickle: bool = False) -> Any:
+    """Load a model file: a secure one, or a pickle only if allowed.
+
+    A file in the secure format (a zip archive, as written by
+    :func:`save_model`) is loaded by :func:`load_model`, whatever its name;
+    nothing from it runs. Any other file is a pickle to load with
+    :func:`joblib.load`, which can run arbitrary code from the file: it is
+    loaded only with ``allow_pickle=True``, and never when its name ends in
+    ``.skmnist``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The model file.
+    allow_pickle : bool, default=False
+        Whether to load a file that is not in the secure format with
+        :func:`joblib.load` (for joblib and pickle files). Only for files you
+        trust: a pickle can run arbitrary code when loaded.
+
+    Returns
+    -------
+    model : object
+        The model: from a secure file, what :func:`load_model` returns (on
+        the device it was saved from when this machine has it, else on the
+        CPU); from a pickle, whatever the file holds.
+
+    Raises
+    ------
+    PickleNotAllowedError
+        If the file is a pickle (or a joblib file) and ``allow_pickle`` is
+        False. A :class:`ValueError`.
+    ValueError
+        If the file is named ``*.skmnist`` but holds a pickle; if it is not a
+        model file; or as :func:`load_model` for a secure file that is
+        corrupted or invalid. The message names the file.
+    OSError
+        If the file cannot be read.
+
+    See Also
+    --------
+    save_model_file : Save in the format the file name asks for.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sklearn.datasets import load_digits
+    >>> from skmnist import MLPDigitClassifier
+    >>> from skmnist.persistence import load_model_file, save_model_file
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPDigitClassifier((8,), max_iter=2, random_state=0).fit(X, y)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = save_model_file(clf, Path(folder) / "clf.skmnist")
+    ...     secure = load_model_file(Path(folder) / "clf.skmnist")
+    ...     _ = save_model_file(clf, Path(folder) / "clf.joblib")
+    ...     pickled = load_model_file(Path(folder) / "clf.joblib", allow_pickle=True)
+    >>> bool((secure.predict(X) == pickled.predict(X)).all())
+    True
+    """
+    name = os.fspath(path)
+    secure_name = Path(name).suffix.lower() == SECURE_SUFFIX
+    with open(path, "rb") as file:  # OSError: missing, a folder, unreadable
+        head = file.read(8)
+        pickled = head.startswith(_PICKLE_MAGICS)
+        if secure_name and pickled:
+            raise ValueError(
+                f"{name!r} holds a pickle, not a secure skmnist model file: files "
+                f"named *{SECURE_SUFFIX} are never unpickled."
+            )
+        if not (secure_name or head.startswith(_ZIP_MAGIC)):
+            if pickled and not allow_pickle:
+                raise PickleNotAllowedError(name)
+            if not allow_pickle:
+                raise ValueError(
+                    f"{name!r} is not a skmnist model file: it is neither in the "
+                    "secure format nor a pickle (joblib) file."
+                )
+            file.seek(0)
+            return _unpickle(file, name)
+    return load_model(path)
+
+
+def _unpickle(file: io.BufferedReader, name: str) -> Any:
+    """``joblib.load``, its errors (it can raise anything) as ValueErrors."""
+    import pickle
+
+    import joblib
+
+    try:
+        return joblib.load(file)
+    except (pickle.UnpicklingError, EOFError) as exc:
+        raise ValueError(
+            f"{name!r} is not a skmnist model file: it is not a joblib or pickle "
+            f"file ({type(exc).__name__}: {exc})."
+        ) from exc
+    except Exception as exc:
+        raise ValueError(
+            f"{name!r} could not be loaded as a pickle ({type(exc).__name__}: {exc})."
+        ) from exc

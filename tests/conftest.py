@@ -24,3 +24,41 @@ def mnist_dir() -> Path:
 def fashion_mnist_dir() -> Path:
     """Folder of the official Fashion-MNIST IDX files (skips without them)."""
     return _dataset_dir("fashion-mnist")
+
+
+class _RunsCodeWhenLoaded:
+    """Unpickling this object creates ``marker``: pickle runs code from the file.
+
+    The same attack as ``os.system("echo PWNED > pwned.txt")`` in
+    ``__reduce__``, without a shell.
+    """
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('PWNED')",))
+
+
+@pytest.fixture
+def write_malicious_pickle():
+    """``write(path, marker)``: a pickle at ``path`` whose loading creates ``marker``.
+
+    Names ending in ``.joblib`` or ``.gz`` are written with :func:`joblib.dump`
+    (``.gz`` compressed), others with :func:`pickle.dump`.
+    """
+    import pickle
+
+    import joblib
+
+    def write(path: Path, marker: Path) -> Path:
+        payload = _RunsCodeWhenLoaded(marker)
+        if path.suffix in (".joblib", ".gz"):
+            joblib.dump(payload, path)
+        else:
+            with open(path, "wb") as file:
+                pickle.dump(payload, file)
+        assert not marker.exists()
+        return path
+
+    return write

@@ -3,6 +3,7 @@
 import contextlib
 import csv
 import io
+import pickle
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from skmnist import MLPDigitClassifier, PixelScaler, __version__
 from skmnist.cli import _set_params, main
 from skmnist.datasets import load_mnist, write_idx
+from skmnist.persistence import load_model
 
 TINY = ["--param", "hidden_layer_sizes=32", "--param", "max_iter=2"]
 
@@ -32,10 +34,15 @@ def read_csv(text):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A tiny model trained on the embedded sample by `skmnist train`."""
-    path = tmp_path_factory.mktemp("model") / "model.joblib"
-    status, out, err = run("train", "--source", "sample", *TINY, "--out", path)
-    return path, status, out, err
+    """A tiny model trained on the embedded sample by `skmnist train`.
+
+    Without ``--out``: saved to the default file, in the current folder.
+    """
+    folder = tmp_path_factory.mktemp("model")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        status, out, err = run("train", "--source", "sample", *TINY)
+    return folder / "skmnist-model.skmnist", status, out, err
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +58,7 @@ def sample_test():
 
 
 def predictions(model_file, X):
-    return joblib.load(model_file).predict(X).tolist()
+    return load_model(model_file).predict(X).tolist()
 
 
 def assert_error(result, status, *fragments):
@@ -71,7 +78,9 @@ def test_train_on_sample_prints_summary_and_saves_pipeline(trained, sample_test)
         assert line in out
     assert "test accuracy:" in out and " %" in out
     assert "training" in err  # the progress bar
-    model = joblib.load(path)
+    assert "saved to:        skmnist-model.skmnist\n" in out
+    assert path.read_bytes().startswith(b"PK\x03\x04")  # the secure format
+    model = load_model(path)
     assert isinstance(model, Pipeline) and isinstance(model[-1], MLPDigitClassifier)
     assert model[-1].hidden_layer_sizes == 32 and model[-1].n_iter_ == 2
     assert model[-1].verbose == 0  # the progress bar is not saved
@@ -83,7 +92,7 @@ def test_train_quiet_without_tqdm(tmp_path, monkeypatch):
     for module in ("tqdm", "tqdm.auto"):  # plain lines instead of a bar
         monkeypatch.setitem(sys.modules, module, None)
     args = ["train", "--source", "sample", "--param", "hidden_layer_sizes=8"]
-    args += ["--param", "max_iter=1", "--out", tmp_path / "m.joblib"]
+    args += ["--param", "max_iter=1", "--out", tmp_path / "m.skmnist"]
     status, out, err = run(*args)
     assert status == 0, err
     assert "Epoch 1, loss = " in out
@@ -158,7 +167,7 @@ def test_evaluate_prints_accuracy_report_and_matrix(model_file, sample_test):
     status, out, err = run("evaluate", model_file, "--source", "sample")
     assert status == 0, err
     X, y = sample_test
-    accuracy = joblib.load(model_file).score(X, y)
+    accuracy = load_model(model_file).score(X, y)
     assert f"accuracy:     {accuracy:.2%}".replace("%", " %") in out
     assert "classification report" in out and "macro avg" in out
     matrix_lines = out.split("true\\pred")[1].strip().splitlines()
@@ -264,7 +273,7 @@ def test_predict_proba_to_csv_file(model_file, sample_test, tmp_path):
     ]
     proba = np.array([[float(row[f"proba_{d}"]) for d in range(10)] for row in rows])
     np.testing.assert_allclose(
-        proba, joblib.load(model_file).predict_proba(X[:5]), rtol=0, atol=1e-6
+        proba, load_model(model_file).predict_proba(X[:5]), rtol=0, atol=1e-6
     )
     assert [int(row["prediction"]) for row in rows] == predictions(model_file, X[:5])
 
@@ -293,7 +302,97 @@ def test_file_that_is_not_a_model(tmp_path, content):
 def test_pickle_that_is_not_a_model(tmp_path):
     joblib.dump({"weights": [1, 2]}, tmp_path / "dict.joblib")
     result = run("evaluate", tmp_path / "dict.joblib", "--source", "sample")
+    assert_error(result, 1, "is a pickle", "--allow-pickle")
+    result = run(
+        "evaluate", tmp_path / "dict.joblib", "--source", "sample", "--allow-pickle"
+    )
     assert_error(result, 1, "is not a skmnist model file", "dict")
+
+
+# ------------------------------------------- model files and --allow-pickle
+PICKLE_NAMES = ["evil.joblib", "evil.joblib.gz", "evil.pkl", "evil"]
+
+
+def load_command(command, model, tmp_path, *options):
+    """The command line of ``command`` on ``model``; the model is loaded first."""
+    if command == "predict":
+        np.save(tmp_path / "x.npy", np.zeros((2, 784), dtype=np.uint8))
+        return ("predict", model, tmp_path / "x.npy", *options)
+    return ("evaluate", model, "--source", "sample", *options)
+
+
+def assert_one_line_error(result, *fragments):
+    assert_error(result, 1, *fragments)
+    assert len(result[2].strip().splitlines()) == 1, result[2]
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+@pytest.mark.parametrize("name", PICKLE_NAMES)
+def test_pickle_model_runs_no_code_without_allow_pickle(
+    command, name, tmp_path, write_malicious_pickle
+):
+    marker = tmp_path / "pwned.txt"
+    path = write_malicious_pickle(tmp_path / name, marker)
+    result = run(*load_command(command, path, tmp_path))
+    assert not marker.exists()
+    assert_one_line_error(result, f"{str(path)!r} is a pickle", "--allow-pickle")
+    # The flag loads it, so the payload above is real: its code runs.
+    result = run(*load_command(command, path, tmp_path, "--allow-pickle"))
+    assert marker.read_text() == "PWNED"
+    assert_one_line_error(result, "is not a skmnist model file", "NoneType")
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+@pytest.mark.parametrize("flag", [[], ["--allow-pickle"]])
+def test_skmnist_name_is_never_unpickled(
+    command, flag, tmp_path, write_malicious_pickle
+):
+    marker = tmp_path / "pwned.txt"
+    path = write_malicious_pickle(tmp_path / "evil.skmnist", marker)
+    result = run(*load_command(command, path, tmp_path, *flag))
+    assert not marker.exists()
+    assert_one_line_error(result, "evil.skmnist", "holds a pickle", "never unpickled")
+
+
+def test_default_model_file_loads_without_pickle(model_file, tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        pytest.fail("a secure model file reached an unpickler")
+
+    for module, name in [(joblib, "load"), (pickle, "load"), (pickle, "Unpickler")]:
+        monkeypatch.setattr(module, name, refuse)
+    status, out, err = run(*load_command("evaluate", model_file, tmp_path))
+    assert status == 0 and "accuracy:" in out, err
+    status, out, err = run(*load_command("predict", model_file, tmp_path))
+    assert status == 0 and len(read_csv(out)) == 2, err
+
+
+def test_train_out_joblib_writes_a_pickle_loaded_with_allow_pickle(tmp_path):
+    path = tmp_path / "m.joblib"
+    tiny = ["--param", "hidden_layer_sizes=8", "--param", "max_iter=1", "-q"]
+    status, out, err = run("train", "--source", "sample", *tiny, "--out", path)
+    assert status == 0, err
+    assert "--allow-pickle" in out  # the summary says how to load it
+    model = joblib.load(path)
+    assert isinstance(model, Pipeline) and isinstance(model[-1], MLPDigitClassifier)
+    result = run(*load_command("evaluate", path, tmp_path))
+    assert_one_line_error(result, "is a pickle", "--allow-pickle")
+    status, out, err = run(*load_command("evaluate", path, tmp_path, "--allow-pickle"))
+    assert status == 0, err
+    X, y = load_mnist(subset="test", source="sample", return_X_y=True)
+    assert f"{model.score(X, y):.2%}".replace("%", " %") in out
+    status, out, err = run(*load_command("predict", path, tmp_path, "--allow-pickle"))
+    assert status == 0, err
+    labels = [int(row["prediction"]) for row in read_csv(out)]
+    assert labels == model.predict(np.zeros((2, 784), dtype=np.uint8)).tolist()
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_allow_pickle_help_says_why(command):
+    status, out, _ = run(command, "--help")
+    assert status == 0
+    help_text = " ".join(out.split())
+    assert "--allow-pickle" in help_text and "arbitrary code" in help_text
+    assert "trust" in help_text
 
 
 def test_predict_wrong_feature_count(model_file, tmp_path):

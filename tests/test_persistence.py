@@ -23,7 +23,15 @@ from sklearn.preprocessing import StandardScaler
 
 from skmnist import MLPDigitClassifier, PixelScaler, __version__
 from skmnist.cli import main
-from skmnist.persistence import FORMAT_NAME, FORMAT_VERSION, load_model, save_model
+from skmnist.persistence import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    PickleNotAllowedError,
+    load_model,
+    load_model_file,
+    save_model,
+    save_model_file,
+)
 
 FITTED = [
     "n_features_in_",
@@ -324,6 +332,77 @@ def test_object_array_member_is_refused(pipeline_bytes, tmp_path, pickle_calls):
     with pytest.raises(ValueError, match="holds Python objects"):
         load_model(path)
     assert pickle_calls == []
+
+
+# --------------------------------------------------------------------------
+# load_model_file / save_model_file: secure by default, pickles on request
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["m.skmnist", "M.SKMNIST", "model", "m.bin"])
+def test_save_model_file_writes_the_secure_format_by_default(
+    pipeline, tmp_path, name, pickle_calls
+):
+    path = tmp_path / name
+    assert save_model_file(pipeline, path) == "skmnist"
+    assert path.read_bytes().startswith(b"PK\x03\x04")  # a zip, not a pickle
+    X = np.zeros((2, 64), dtype=np.float32)
+    loaded = load_model_file(path)
+    assert np.array_equal(loaded.predict_proba(X), pipeline.predict_proba(X))
+    assert pickle_calls == []
+
+
+@pytest.mark.parametrize(
+    "name", ["m.joblib", "m.pkl", "m.pickle", "m.joblib.gz", "v1.2.pkl.xz"]
+)
+def test_save_model_file_pickles_by_name_and_loads_only_when_allowed(
+    pipeline, tmp_path, name
+):
+    path = tmp_path / name
+    assert save_model_file(pipeline, path) == "pickle"
+    X = np.zeros((2, 64), dtype=np.float32)
+    assert np.array_equal(joblib.load(path).predict(X), pipeline.predict(X))
+    with pytest.raises(PickleNotAllowedError, match=f"{name}' is a pickle") as info:
+        load_model_file(path)
+    assert info.value.filename == str(path)
+    assert "arbitrary code" in str(info.value) and "allow_pickle=True" in str(
+        info.value
+    )
+    loaded = load_model_file(path, allow_pickle=True)
+    assert np.array_equal(loaded.predict_proba(X), pipeline.predict_proba(X))
+
+
+@pytest.mark.parametrize("name", ["evil.joblib", "evil.joblib.gz", "evil.pkl", "evil"])
+def test_load_model_file_runs_no_pickle_unless_allowed(
+    tmp_path, name, write_malicious_pickle
+):
+    marker = tmp_path / "pwned.txt"
+    path = write_malicious_pickle(tmp_path / name, marker)
+    with pytest.raises(PickleNotAllowedError, match="is a pickle"):
+        load_model_file(path)
+    assert not marker.exists()
+    assert load_model_file(path, allow_pickle=True) is None  # exec's result
+    assert marker.read_text() == "PWNED"
+
+
+@pytest.mark.parametrize("allow_pickle", [False, True])
+def test_skmnist_name_never_reaches_an_unpickler(
+    tmp_path, allow_pickle, write_malicious_pickle, pickle_calls
+):
+    marker = tmp_path / "pwned.txt"
+    path = write_malicious_pickle(tmp_path / "evil.skmnist", marker)
+    with pytest.raises(ValueError, match=r"holds a pickle.*never unpickled") as info:
+        load_model_file(path, allow_pickle=allow_pickle)
+    assert type(info.value) is ValueError  # not a PickleNotAllowedError
+    assert not marker.exists() and pickle_calls == []
+
+
+def test_load_model_file_of_something_else(tmp_path):
+    path = write(tmp_path, b"just some notes\n", "notes.txt")
+    with pytest.raises(ValueError, match=r"notes\.txt' is not a skmnist model file"):
+        load_model_file(path)
+    with pytest.raises(ValueError, match=r"notes\.txt' is not a skmnist model file"):
+        load_model_file(path, allow_pickle=True)
+    with pytest.raises(FileNotFoundError):
+        load_model_file(tmp_path / "absent.skmnist")
 
 
 # --------------------------------------------------------------------------
