@@ -739,22 +739,33 @@ def _read_input(path: str, n_features: int, invert: str) -> np.ndarray:
 
 
 def _warn_if_unit_range(X: np.ndarray, model: Any, path: str) -> None:
-    """Warn when pixels look scaled to [0, 1] but the model expects 0-255."""
+    """Warn, naming ``path``, when the model's PixelScaler would destroy ``X``.
+
+    The check is PixelScaler's own (pixels already in [0, 1] for a model of
+    0-255 intensities, and the other ranges it warns about).
+    """
+    from .preprocessing import PixelRangeWarning, PixelScaler
+
     scaler = model[0] if hasattr(model, "steps") else None
-    data_max = getattr(scaler, "data_max_", None)
-    if (
-        data_max is not None
-        and data_max > 1
-        and X.size
-        and np.issubdtype(X.dtype, np.floating)
-        and 0 < np.nanmax(X) <= 1
-    ):
-        warnings.warn(
-            f"{path!r}: all pixel values are within [0, 1], but the model expects "
-            f"intensities from 0 to {data_max:g}; multiply them by {data_max:g}",
-            UserWarning,
-            stacklevel=2,
-        )
+    if not isinstance(scaler, PixelScaler) or not hasattr(scaler, "data_max_"):
+        return
+    if not X.size or X.dtype.kind not in "uif":
+        return  # the model rejects such input with its own message
+    message = scaler._transform_problem(X)
+    if message is not None:
+        warnings.warn(f"{path!r}: {message}", PixelRangeWarning, stacklevel=2)
+
+
+def _without_range_warning(method: Any, X: np.ndarray) -> Any:
+    """``method(X)`` without PixelScaler's range warning, for inputs checked above.
+
+    :func:`_warn_if_unit_range` warned about each input file by name already.
+    """
+    from .preprocessing import PixelRangeWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PixelRangeWarning)
+        return method(X)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -772,12 +783,12 @@ def _predict(args: argparse.Namespace) -> int:
         sources.extend([path] * len(X))
         indices.append(np.arange(len(X)))
     X = np.concatenate(blocks)
-    predictions = model.predict(X)
+    predictions = _without_range_warning(model.predict, X)
     header = ["source", "index", "prediction"]
     columns: list[np.ndarray] = [np.concatenate(indices), predictions]
     if args.proba:
         header += [f"proba_{label}" for label in model.classes_]
-        columns.append(model.predict_proba(X))
+        columns.append(_without_range_warning(model.predict_proba, X))
 
     def write(file: TextIO) -> None:
         writer = csv.writer(file, lineterminator="\n")

@@ -274,6 +274,16 @@ def test_predict_warns_about_unit_range_pixels(model_file, sample_test, tmp_path
     status, _, err = run("predict", model_file, tmp_path / "unit.npy")
     assert status == 0
     assert "skmnist: warning:" in err and "multiply them by 255" in err
+    assert err.count("skmnist: warning:") == 1 and "unit.npy" in err
+
+
+def test_predict_warns_about_standardised_pixels(model_file, sample_test, tmp_path):
+    X = sample_test[0][:3].astype(np.float64)
+    np.save(tmp_path / "centred.npy", (X - X.mean()) / X.std())
+    status, _, err = run("predict", model_file, tmp_path / "centred.npy")
+    assert status == 0
+    assert err.count("skmnist: warning:") == 1
+    assert "centred.npy" in err and "look standardised" in err
 
 
 # -------------------------------------------------------------------- errors
