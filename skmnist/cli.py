@@ -433,27 +433,35 @@ def _check_output_file(path: str, what: str) -> None:
         )
 
 
-def _load_data(source: str, data_home: str | None, subset: str) -> tuple[Any, Any]:
+def _dataset_name(dataset: str | None) -> str:
+    """What the data line says was read (the ``dataset`` of load_mnist's Bunch)."""
+    if dataset is None:
+        return "unknown IDX files (not the official MNIST release)"
+    return dataset if dataset == "MNIST" else f"{dataset} (not MNIST)"
+
+
+def _load_data(source: str, data_home: str | None, subset: str) -> tuple[Any, Any, str]:
+    """The images, the labels and the name of the dataset that was read."""
     from .datasets import load_mnist
 
-    return load_mnist(data_home, subset=subset, source=source, return_X_y=True)
+    data = load_mnist(data_home, subset=subset, source=source)
+    return data.data, data.target, _dataset_name(data.dataset)
 
 
 def _load_train_test(
     source: str, data_home: str | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
     """The training and the official test set of ``source``, read once."""
     if source == "sample":
-        return (
-            *_load_data(source, data_home, "train"),
-            *_load_data(source, data_home, "test"),
-        )
+        X_train, y_train, dataset = _load_data(source, data_home, "train")
+        X_test, y_test, _ = _load_data(source, data_home, "test")
+        return X_train, y_train, X_test, y_test, dataset
     from .datasets._catalog import N_TEST
 
     # One read of all 70,000 images: OpenML is parsed once, not twice.
-    X, y = _load_data(source, data_home, "all")
+    X, y, dataset = _load_data(source, data_home, "all")
     n_train = len(X) - N_TEST
-    return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+    return X[:n_train], y[:n_train], X[n_train:], y[n_train:], dataset
 
 
 def _load_model(path: str) -> Any:
@@ -580,7 +588,9 @@ def _train(args: argparse.Namespace) -> int:
 
     if not args.quiet:
         print(f"loading MNIST (source: {args.source}) ...", file=sys.stderr, flush=True)
-    X_train, y_train, X_test, y_test = _load_train_test(args.source, args.data_home)
+    X_train, y_train, X_test, y_test, dataset = _load_train_test(
+        args.source, args.data_home
+    )
 
     verbose = classifier.verbose
     classifier.set_params(verbose=0 if args.quiet else max(verbose, 1))
@@ -596,7 +606,7 @@ def _train(args: argparse.Namespace) -> int:
     source = args.source + (f" ({args.data_home})" if args.data_home else "")
     _print_table(
         [
-            ("data", f"MNIST, source {source}"),
+            ("data", f"{dataset}, source {source}"),
             ("training images", f"{len(X_train):,}"),
             ("test images", f"{len(X_test):,}"),
             ("model", _model_description(model)),
@@ -646,7 +656,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         _figure_class()  # ImportError now, before the work, without matplotlib
         _check_output_file(args.plot, "plot")
     model = _load_model(args.model)
-    X, y = _load_data(args.source, args.data_home, args.subset)
+    X, y, dataset = _load_data(args.source, args.data_home, args.subset)
     started = time.perf_counter()
     y_pred = model.predict(X)
     predict_time = time.perf_counter() - started
@@ -658,7 +668,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         [
             ("model", f"{args.model}: {_model_description(model)}"),
             ("device", model[-1].device_ if hasattr(model, "steps") else model.device_),
-            ("data", f"MNIST {args.subset} set, source {source}"),
+            ("data", f"{dataset} {args.subset} set, source {source}"),
             ("images", f"{len(X):,}"),
             ("predict time", f"{predict_time:.2f} s"),
             ("accuracy", f"{accuracy:.2%}".replace("%", " %")),
@@ -676,7 +686,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             y_pred,
             args.plot,
             labels=labels,
-            title=f"MNIST {args.subset} set: accuracy {accuracy:.2%}",
+            title=f"{dataset} {args.subset} set: accuracy {accuracy:.2%}",
         )
         print(f"\nconfusion matrix plot saved to {args.plot}")
     return 0
