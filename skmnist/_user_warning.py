@@ -24,8 +24,14 @@ def _internal(frame: FrameType) -> bool:
     module = frame.f_globals.get("__name__", "")
     if module == _PACKAGE or module.startswith(_PACKAGE + "."):
         return True
-    # sklearn.base._fit_context wraps fit and partial_fit.
-    return module == "sklearn.base" and frame.f_code.co_name == "wrapper"
+    # sklearn.base._fit_context wraps fit and partial_fit; TransformerMixin's
+    # fit_transform calls fit; set_output wraps transform and fit_transform.
+    if module == "sklearn.utils._set_output":
+        return True
+    return module == "sklearn.base" and frame.f_code.co_name in (
+        "wrapper",
+        "fit_transform",
+    )
 
 
 def warn_user(message: str, category: type[Warning]) -> None:

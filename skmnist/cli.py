@@ -449,27 +449,35 @@ def _check_output_file(path: str, what: str) -> None:
         )
 
 
-def _load_data(source: str, data_home: str | None, subset: str) -> tuple[Any, Any]:
+def _dataset_name(dataset: str | None) -> str:
+    """What the data line says was read (the ``dataset`` of load_mnist's Bunch)."""
+    if dataset is None:
+        return "unknown IDX files (not the official MNIST release)"
+    return dataset if dataset == "MNIST" else f"{dataset} (not MNIST)"
+
+
+def _load_data(source: str, data_home: str | None, subset: str) -> tuple[Any, Any, str]:
+    """The images, the labels and the name of the dataset that was read."""
     from .datasets import load_mnist
 
-    return load_mnist(data_home, subset=subset, source=source, return_X_y=True)
+    data = load_mnist(data_home, subset=subset, source=source)
+    return data.data, data.target, _dataset_name(data.dataset)
 
 
 def _load_train_test(
     source: str, data_home: str | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
     """The training and the official test set of ``source``, read once."""
     if source == "sample":
-        return (
-            *_load_data(source, data_home, "train"),
-            *_load_data(source, data_home, "test"),
-        )
+        X_train, y_train, dataset = _load_data(source, data_home, "train")
+        X_test, y_test, _ = _load_data(source, data_home, "test")
+        return X_train, y_train, X_test, y_test, dataset
     from .datasets._catalog import N_TEST
 
     # One read of all 70,000 images: OpenML is parsed once, not twice.
-    X, y = _load_data(source, data_home, "all")
+    X, y, dataset = _load_data(source, data_home, "all")
     n_train = len(X) - N_TEST
-    return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+    return X[:n_train], y[:n_train], X[n_train:], y[n_train:], dataset
 
 
 def _load_model(path: str, allow_pickle: bool) -> Any:
@@ -576,7 +584,9 @@ def _train(args: argparse.Namespace) -> int:
 
     if not args.quiet:
         print(f"loading MNIST (source: {args.source}) ...", file=sys.stderr, flush=True)
-    X_train, y_train, X_test, y_test = _load_train_test(args.source, args.data_home)
+    X_train, y_train, X_test, y_test, dataset = _load_train_test(
+        args.source, args.data_home
+    )
 
     verbose = classifier.verbose
     classifier.set_params(verbose=0 if args.quiet else max(verbose, 1))
@@ -594,7 +604,7 @@ def _train(args: argparse.Namespace) -> int:
     source = args.source + (f" ({args.data_home})" if args.data_home else "")
     _print_table(
         [
-            ("data", f"MNIST, source {source}"),
+            ("data", f"{dataset}, source {source}"),
             ("training images", f"{len(X_train):,}"),
             ("test images", f"{len(X_test):,}"),
             ("model", _model_description(model)),
@@ -644,7 +654,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         _figure_class()  # ImportError now, before the work, without matplotlib
         _check_output_file(args.plot, "plot")
     model = _load_model(args.model, args.allow_pickle)
-    X, y = _load_data(args.source, args.data_home, args.subset)
+    X, y, dataset = _load_data(args.source, args.data_home, args.subset)
     started = time.perf_counter()
     y_pred = model.predict(X)
     predict_time = time.perf_counter() - started
@@ -656,7 +666,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         [
             ("model", f"{args.model}: {_model_description(model)}"),
             ("device", model[-1].device_ if hasattr(model, "steps") else model.device_),
-            ("data", f"MNIST {args.subset} set, source {source}"),
+            ("data", f"{dataset} {args.subset} set, source {source}"),
             ("images", f"{len(X):,}"),
             ("predict time", f"{predict_time:.2f} s"),
             ("accuracy", f"{accuracy:.2%}".replace("%", " %")),
@@ -674,7 +684,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             y_pred,
             args.plot,
             labels=labels,
-            title=f"MNIST {args.subset} set: accuracy {accuracy:.2%}",
+            title=f"{dataset} {args.subset} set: accuracy {accuracy:.2%}",
         )
         print(f"\nconfusion matrix plot saved to {args.plot}")
     return 0
@@ -737,22 +747,33 @@ def _read_input(path: str, n_features: int, invert: str) -> np.ndarray:
 
 
 def _warn_if_unit_range(X: np.ndarray, model: Any, path: str) -> None:
-    """Warn when pixels look scaled to [0, 1] but the model expects 0-255."""
+    """Warn, naming ``path``, when the model's PixelScaler would destroy ``X``.
+
+    The check is PixelScaler's own (pixels already in [0, 1] for a model of
+    0-255 intensities, and the other ranges it warns about).
+    """
+    from .preprocessing import PixelRangeWarning, PixelScaler
+
     scaler = model[0] if hasattr(model, "steps") else None
-    data_max = getattr(scaler, "data_max_", None)
-    if (
-        data_max is not None
-        and data_max > 1
-        and X.size
-        and np.issubdtype(X.dtype, np.floating)
-        and 0 < np.nanmax(X) <= 1
-    ):
-        warnings.warn(
-            f"{path!r}: all pixel values are within [0, 1], but the model expects "
-            f"intensities from 0 to {data_max:g}; multiply them by {data_max:g}",
-            UserWarning,
-            stacklevel=2,
-        )
+    if not isinstance(scaler, PixelScaler) or not hasattr(scaler, "data_max_"):
+        return
+    if not X.size or X.dtype.kind not in "uif":
+        return  # the model rejects such input with its own message
+    message = scaler._transform_problem(X)
+    if message is not None:
+        warnings.warn(f"{path!r}: {message}", PixelRangeWarning, stacklevel=2)
+
+
+def _without_range_warning(method: Any, X: np.ndarray) -> Any:
+    """``method(X)`` without PixelScaler's range warning, for inputs checked above.
+
+    :func:`_warn_if_unit_range` warned about each input file by name already.
+    """
+    from .preprocessing import PixelRangeWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PixelRangeWarning)
+        return method(X)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -770,12 +791,12 @@ def _predict(args: argparse.Namespace) -> int:
         sources.extend([path] * len(X))
         indices.append(np.arange(len(X)))
     X = np.concatenate(blocks)
-    predictions = model.predict(X)
+    predictions = _without_range_warning(model.predict, X)
     header = ["source", "index", "prediction"]
     columns: list[np.ndarray] = [np.concatenate(indices), predictions]
     if args.proba:
         header += [f"proba_{label}" for label in model.classes_]
-        columns.append(model.predict_proba(X))
+        columns.append(_without_range_warning(model.predict_proba, X))
 
     def write(file: TextIO) -> None:
         writer = csv.writer(file, lineterminator="\n")

@@ -74,7 +74,14 @@ def assert_error(result, status, *fragments):
 def test_train_on_sample_prints_summary_and_saves_pipeline(trained, sample_test):
     path, status, out, err = trained
     assert status == 0, err
-    for line in ("source sample", "5,000", "1,000", "device:", "cpu", "fit time:"):
+    for line in (
+        "MNIST, source sample",
+        "5,000",
+        "1,000",
+        "device:",
+        "cpu",
+        "fit time:",
+    ):
         assert line in out
     assert "test accuracy:" in out and " %" in out
     assert "training" in err  # the progress bar
@@ -174,6 +181,28 @@ def test_evaluate_prints_accuracy_report_and_matrix(model_file, sample_test):
     assert len(matrix_lines) == 11  # header, then one row per digit
     counts = np.array([line.split()[1:] for line in matrix_lines[1:]], dtype=int)
     assert counts.sum() == len(y) and np.trace(counts) == round(accuracy * len(y))
+
+
+def test_evaluate_names_the_dataset_read(model_file, fashion_mnist_dir):
+    status, out, err = run(
+        "evaluate", model_file, "--source", "idx", "--data-home", fashion_mnist_dir
+    )
+    assert status == 0, err
+    assert "data:         Fashion-MNIST (not MNIST) test set, source idx" in out
+    assert "MNIST test set" not in out
+    assert "skmnist: warning:" in err and "load_fashion_mnist()" in err
+
+
+def test_evaluate_on_unknown_files_says_so(model_file, tmp_path):
+    images = np.zeros((4, 28, 28), dtype=np.uint8)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.arange(4, dtype=np.uint8))
+    status, out, err = run(
+        "evaluate", model_file, "--source", "idx", "--data-home", tmp_path
+    )
+    assert status == 0, err
+    assert "data:         unknown IDX files (not the official MNIST release)" in out
+    assert "results on them are not comparable" in err
 
 
 def test_evaluate_plot_writes_png(model_file, tmp_path):
@@ -283,6 +312,16 @@ def test_predict_warns_about_unit_range_pixels(model_file, sample_test, tmp_path
     status, _, err = run("predict", model_file, tmp_path / "unit.npy")
     assert status == 0
     assert "skmnist: warning:" in err and "multiply them by 255" in err
+    assert err.count("skmnist: warning:") == 1 and "unit.npy" in err
+
+
+def test_predict_warns_about_standardised_pixels(model_file, sample_test, tmp_path):
+    X = sample_test[0][:3].astype(np.float64)
+    np.save(tmp_path / "centred.npy", (X - X.mean()) / X.std())
+    status, _, err = run("predict", model_file, tmp_path / "centred.npy")
+    assert status == 0
+    assert err.count("skmnist: warning:") == 1
+    assert "centred.npy" in err and "look standardised" in err
 
 
 # -------------------------------------------------------------------- errors

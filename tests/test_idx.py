@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from skmnist.datasets import read_idx, write_idx
+from skmnist.datasets._idx import _read_idx_md5, idx_md5
 
 # The six IDX types: type code -> dtype.
 CODES = {
@@ -421,3 +422,44 @@ def test_write_rejects_dimension_of_2_to_the_32():
 def test_write_rejects_bad_compress():
     with pytest.raises(TypeError, match="compress"):
         write_idx(io.BytesIO(), np.zeros(2, np.uint8), compress="yes")
+
+
+# ---------------------------------------------------------------------------
+# md5 while reading (what load_mnist identifies files by)
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("how", ["path", "file object", "unseekable"])
+def test_md5_of_the_stored_bytes_computed_while_reading(tmp_path, compress, how):
+    array = example(np.int16, (40, 7))
+    path = tmp_path / "a.idx"
+    write_idx(path, array, compress=compress)
+    stored = path.read_bytes()
+    source = {
+        "path": lambda: path,
+        "file object": lambda: io.BytesIO(stored),
+        "unseekable": lambda: Unseekable(stored),
+    }[how]()
+    result, md5, compressed = _read_idx_md5(source)
+    np.testing.assert_array_equal(result, array)
+    assert md5 == hashlib.md5(stored).hexdigest()
+    assert compressed is compress
+
+
+def test_md5_covers_bytes_after_the_data_too(tmp_path):
+    """A gzip file with a second, empty member: the md5 is of the whole file."""
+    array = example(np.uint8, (4, 4))
+    buffer = io.BytesIO()
+    write_idx(buffer, array, compress=True)
+    stored = buffer.getvalue() + gzip.compress(b"", mtime=0)
+    result, md5, _ = _read_idx_md5(io.BytesIO(stored))
+    np.testing.assert_array_equal(result, array)
+    assert md5 == hashlib.md5(stored).hexdigest()
+
+
+def test_md5_of_official_mnist_labels(mnist_dir):
+    path = mnist_dir / "t10k-labels-idx1-ubyte.gz"
+    labels, md5, compressed = _read_idx_md5(path)
+    assert compressed and md5 == hashlib.md5(path.read_bytes()).hexdigest()
+    assert (
+        idx_md5(labels) == hashlib.md5(gzip.decompress(path.read_bytes())).hexdigest()
+    )

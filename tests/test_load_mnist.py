@@ -8,13 +8,20 @@ import json
 import shutil
 import socket
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from skmnist.datasets import load_fashion_mnist, load_mnist, read_idx, write_idx
+from skmnist.datasets import (
+    DatasetWarning,
+    load_fashion_mnist,
+    load_mnist,
+    read_idx,
+    write_idx,
+)
 from skmnist.datasets._sample import load_sample_arrays
 
 REPO = Path(__file__).resolve().parents[1]
@@ -284,7 +291,8 @@ def test_uncompressed_files_and_md5_check(tmp_path, mnist_dir, official):
         load_mnist(tmp_path, subset="test", source="idx", md5_check=True)
     assert "t10k-labels-idx1-ubyte" in str(error.value)
     assert "27ae3e4e09519cfbb04c329615203637" in str(error.value)
-    _, y = load_mnist(tmp_path, subset="test", source="idx", return_X_y=True)
+    with pytest.warns(DatasetWarning, match="t10k-labels-idx1-ubyte is no official"):
+        _, y = load_mnist(tmp_path, subset="test", source="idx", return_X_y=True)
     assert y[0] == labels[0]
 
 
@@ -314,6 +322,130 @@ def test_fashion_mnist_idx(fashion_mnist_dir):
     first = fashion.target_names[fashion.target[60000:60003]].tolist()
     assert first == ["Ankle boot", "Pullover", "Trouser"]
     assert "Fashion-MNIST" in fashion.DESCR
+
+
+# ---------------------------------------------------------------------------
+# Which dataset was read: files identified by their md5
+# ---------------------------------------------------------------------------
+def dataset_warnings(action):
+    """``action()``'s result and the DatasetWarnings it emitted."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = action()
+    return result, [w for w in caught if issubclass(w.category, DatasetWarning)]
+
+
+def write_split(folder, n=3, label=0):
+    """A test split written with write_idx: files that are not the official ones."""
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", np.zeros((n, 28, 28), np.uint8))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.full(n, label, np.uint8))
+
+
+def test_official_files_say_what_they_are_without_warning(mnist_dir, fashion_mnist_dir):
+    for loader, folder, title in [
+        (load_mnist, mnist_dir, "MNIST"),
+        (load_fashion_mnist, fashion_mnist_dir, "Fashion-MNIST"),
+    ]:
+        data, caught = dataset_warnings(
+            lambda loader=loader, folder=folder: loader(
+                folder, subset="test", source="idx"
+            )
+        )
+        assert data.dataset == title and caught == []
+
+
+def test_sample_and_openml_say_mnist(tmp_path, no_network):
+    assert load_mnist(source="sample").dataset == "MNIST"
+    write_openml_cache(tmp_path, 70000)
+    assert load_mnist(tmp_path, subset="test", source="openml").dataset == "MNIST"
+
+
+def test_fashion_files_asked_as_mnist_say_so(fashion_mnist_dir):
+    fashion, caught = dataset_warnings(
+        lambda: load_mnist(fashion_mnist_dir, subset="test", source="idx")
+    )
+    assert fashion.dataset == "Fashion-MNIST"
+    assert fashion.target_names.tolist() == FASHION_CLASSES
+    assert "Fashion-MNIST" in fashion.DESCR
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "official Fashion-MNIST files, not MNIST's" in message
+    assert "load_fashion_mnist()" in message and str(fashion_mnist_dir) in message
+    assert caught[0].filename == __file__
+    with pytest.raises(ValueError, match=r"md5 mismatch .*load_fashion_mnist\(\)"):
+        load_mnist(fashion_mnist_dir, subset="test", source="idx", md5_check=True)
+
+
+def test_mnist_files_asked_as_fashion_say_so(mnist_dir):
+    mnist, caught = dataset_warnings(
+        lambda: load_fashion_mnist(mnist_dir, subset="test", source="idx")
+    )
+    assert mnist.dataset == "MNIST" and mnist.target_names.tolist()[:2] == ["0", "1"]
+    assert len(caught) == 1 and "use load_mnist()" in str(caught[0].message)
+
+
+def test_unknown_files_are_not_comparable(tmp_path):
+    write_split(tmp_path)
+    mnist, caught = dataset_warnings(
+        lambda: load_mnist(tmp_path, subset="test", source="idx")
+    )
+    assert mnist.dataset is None
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "not the official MNIST release" in message
+    assert "results on them are not comparable" in message
+    assert "t10k-images-idx3-ubyte.gz is no official" in message
+    assert "md5_check=True" in message
+    with pytest.raises(ValueError, match="md5 mismatch"):
+        load_mnist(tmp_path, subset="test", source="idx", md5_check=True)
+    _, caught = dataset_warnings(lambda: load_mnist(tmp_path, subset="test"))
+    assert len(caught) == 1  # source="auto" reads them too
+
+
+def test_mixed_files_name_the_odd_one(tmp_path, mnist_dir, fashion_mnist_dir):
+    shutil.copy(mnist_dir / "t10k-images-idx3-ubyte.gz", tmp_path)
+    shutil.copy(fashion_mnist_dir / "t10k-labels-idx1-ubyte.gz", tmp_path)
+    data, caught = dataset_warnings(
+        lambda: load_mnist(tmp_path, subset="test", source="idx")
+    )
+    assert data.dataset is None and len(caught) == 1
+    message = str(caught[0].message)
+    assert (
+        "t10k-labels-idx1-ubyte.gz is the official Fashion-MNIST file "
+        "t10k-labels-idx1-ubyte" in message
+    )
+    assert "t10k-images" not in message.partition("(")[2]
+
+
+def test_gzipped_file_under_the_plain_name_is_identified(tmp_path, mnist_dir):
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        shutil.copy(mnist_dir / f"{name}.gz", tmp_path / name)
+    data, caught = dataset_warnings(
+        lambda: load_mnist(tmp_path, subset="test", source="idx")
+    )
+    assert data.dataset == "MNIST" and caught == []
+
+
+def test_recompressed_official_content_is_identified(tmp_path, mnist_dir):
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        raw = gzip.decompress((mnist_dir / f"{name}.gz").read_bytes())
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress(raw, compresslevel=1))
+    data, caught = dataset_warnings(
+        lambda: load_mnist(tmp_path, subset="test", source="idx", md5_check=True)
+    )
+    assert data.dataset == "MNIST" and caught == []
+
+
+def test_official_gzip_files_are_hashed_in_one_pass(mnist_dir, monkeypatch):
+    """The compressed bytes' md5 identifies them: no second pass over the data."""
+    from skmnist.datasets import _idx_source
+
+    def second_pass(array):
+        raise AssertionError("the array was hashed after reading")
+
+    monkeypatch.setattr(_idx_source, "idx_md5", second_pass)
+    data = load_mnist(mnist_dir, subset="test", source="idx", md5_check=True)
+    assert data.dataset == "MNIST"
 
 
 # ---------------------------------------------------------------------------

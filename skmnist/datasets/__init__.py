@@ -5,9 +5,17 @@
   shipped with the package (``source="sample"``).
 - :func:`read_idx` and :func:`write_idx` read and write any IDX file, the
   format of the original MNIST distribution.
+- :class:`DatasetWarning` tells that IDX files are not the official release
+  of the dataset asked for (another dataset's, or unknown files).
 """
 
 from ._idx import read_idx, write_idx
-from ._mnist import load_fashion_mnist, load_mnist
+from ._mnist import DatasetWarning, load_fashion_mnist, load_mnist
 
-__all__ = ["load_fashion_mnist", "load_mnist", "read_idx", "write_idx"]
+__all__ = [
+    "DatasetWarning",
+    "load_fashion_mnist",
+    "load_mnist",
+    "read_idx",
+    "write_idx",
+]

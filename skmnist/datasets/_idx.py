@@ -21,7 +21,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -152,6 +152,28 @@ class _Prefixed(io.RawIOBase):
         target[:count] = self._prefix[:count]
         self._prefix = self._prefix[count:]
         return count
+
+
+class _Hashing(io.RawIOBase):
+    """A stream that feeds every byte read through it to a hashlib digest."""
+
+    def __init__(self, stream: BinaryIO, digest: Any) -> None:
+        self._stream = stream
+        self._digest = digest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        count = _readinto(self._stream, target)
+        with memoryview(target) as view, view[:count] as chunk:
+            self._digest.update(chunk)
+        return count
+
+    def drain(self) -> None:
+        """Hash the bytes that the reader left unread (none for a valid file)."""
+        while self.read(_INITIAL_BUFFER):
+            pass
 
 
 def _parse_header(f: BinaryIO, name: str) -> tuple[np.dtype, tuple[int, ...], int]:
@@ -373,6 +395,16 @@ def read_idx(file: IdxFile, *, mmap: bool = False) -> np.ndarray:
     ...
     ValueError: Invalid IDX file '<file object>': truncated: ...
     """
+    return _read(file, mmap=mmap)[0]
+
+
+def _read(file: IdxFile, *, mmap: bool, digest: Any = None) -> tuple[np.ndarray, bool]:
+    """The array and whether the file is gzipped; ``digest`` hashes the file.
+
+    ``digest`` (a :mod:`hashlib` object) is updated with the file's bytes as
+    stored (the compressed ones for a gzip file) while they are read: the data
+    are not read twice.
+    """
     name = _display_name(file)
     with _open_binary(file, "rb") as f:
         size = _remaining_size(f)
@@ -382,9 +414,27 @@ def read_idx(file: IdxFile, *, mmap: bool = False) -> np.ndarray:
             f.seek(start)
         if start is None:  # unseekable: push the two bytes back in front
             f = _Prefixed(head, f)
-        if head == _GZIP_MAGIC:
-            return _read_gzip(f, name, size, mmap=mmap)
-        return _read_plain(f, name, size, start, mmap=mmap)
+        if digest is not None and not mmap:
+            f = _Hashing(f, digest)
+        compressed = head == _GZIP_MAGIC
+        if compressed:
+            array = _read_gzip(f, name, size, mmap=mmap)
+        else:
+            array = _read_plain(f, name, size, start, mmap=mmap)
+        if isinstance(f, _Hashing):
+            f.drain()
+        return array, compressed
+
+
+def _read_idx_md5(file: IdxFile) -> tuple[np.ndarray, str, bool]:
+    """Read an IDX file and compute the md5 of its bytes while reading them.
+
+    Returns the array (as :func:`read_idx`), the md5 of the file as stored (of
+    the compressed bytes for a gzip file) and whether the file is gzipped.
+    """
+    digest = hashlib.md5()
+    array, compressed = _read(file, mmap=False, digest=digest)
+    return array, digest.hexdigest(), compressed
 
 
 def _type_code(dtype: np.dtype) -> int:

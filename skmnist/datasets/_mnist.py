@@ -20,6 +20,7 @@ from ._catalog import (
     _Dataset,
 )
 from ._idx_source import (
+    DatasetWarning,
     _find_idx_files,
     _idx_folder,
     _idx_parts,
@@ -29,7 +30,7 @@ from ._idx_source import (
 from ._openml_source import _openml_cache, _openml_parts
 from ._sample import load_sample_arrays
 
-__all__ = ["load_fashion_mnist", "load_mnist"]
+__all__ = ["DatasetWarning", "load_fashion_mnist", "load_mnist"]
 
 
 # --------------------------------------------------------------------------
@@ -91,13 +92,13 @@ def _auto_parts(
     splits: tuple[str, ...],
     *,
     md5_check: bool,
-) -> Parts:
+) -> tuple[Parts, _Dataset | None]:
     folder = _idx_folder(dataset, data_home)
     found, missing = _find_idx_files(folder, splits)
     if not missing:
         return _read_idx_parts(dataset, found, splits, md5_check=md5_check)
     try:
-        return _openml_parts(dataset, data_home)
+        return _openml_parts(dataset, data_home), dataset
     except ConnectionError as exc:
         sample = (
             "; or use source='sample' for the 5,000 training and 1,000 test "
@@ -138,9 +139,12 @@ def _make_bunch(
     images: np.ndarray,
     labels: np.ndarray,
     *,
+    dataset_read: _Dataset | None,
     return_X_y: bool,
     as_frame: bool,
 ) -> Bunch | tuple[Any, Any]:
+    # Another dataset's official files are described as what they are.
+    described = dataset if dataset_read is None else dataset_read
     images = np.ascontiguousarray(images, dtype=np.uint8)
     data: Any = images.reshape(len(images), N_FEATURES)
     target: Any = labels.astype(np.int64)
@@ -158,8 +162,9 @@ def _make_bunch(
         frame=frame,
         images=images,
         feature_names=list(FEATURE_NAMES),
-        target_names=np.array(dataset.target_names),
-        DESCR=_descr(dataset),
+        target_names=np.array(described.target_names),
+        DESCR=_descr(described),
+        dataset=None if dataset_read is None else dataset_read.title,
     )
 
 
@@ -178,17 +183,28 @@ def _load(
     if as_frame:
         _import_pandas()  # fail before loading anything
     splits = ("train", "test") if subset == "all" else (subset,)
+    # The sample is part of the package; scikit-learn checks OpenML's md5.
+    dataset_read: _Dataset | None = dataset
     if source == "sample":
         parts = _sample_parts(dataset)
     elif source == "idx":
-        parts = _idx_parts(dataset, data_home, splits, md5_check=md5_check)
+        parts, dataset_read = _idx_parts(
+            dataset, data_home, splits, md5_check=md5_check
+        )
     elif source == "openml":
         parts = _openml_parts(dataset, data_home)
     else:
-        parts = _auto_parts(dataset, data_home, splits, md5_check=md5_check)
+        parts, dataset_read = _auto_parts(
+            dataset, data_home, splits, md5_check=md5_check
+        )
     images, labels = _select(parts, subset)
     return _make_bunch(
-        dataset, images, labels, return_X_y=return_X_y, as_frame=as_frame
+        dataset,
+        images,
+        labels,
+        dataset_read=dataset_read,
+        return_X_y=return_X_y,
+        as_frame=as_frame,
     )
 
 
@@ -241,9 +257,13 @@ def load_mnist(
         Return ``data`` as a pandas DataFrame, ``target`` as a Series named
         ``"class"`` and ``frame`` as a DataFrame holding both (needs pandas).
     md5_check : bool, default=False
-        Check the md5 of the (uncompressed) IDX files against the official
-        values. Only IDX files are checked: scikit-learn always checks OpenML
-        downloads against OpenML's md5, and the sample is part of the package.
+        Raise ValueError, instead of warning, when an IDX file is not the
+        official one. Every IDX file is identified by its md5 in any case,
+        computed while it is read (of the gzipped file as distributed, or of
+        the uncompressed one), against the published values of MNIST and
+        Fashion-MNIST, which skmnist holds. Only IDX files are checked:
+        scikit-learn always checks OpenML downloads against OpenML's md5, and
+        the sample is part of the package.
 
     Returns
     -------
@@ -265,6 +285,12 @@ def load_mnist(
             With ``as_frame=True``, the pixels and the ``"class"`` column.
         DESCR : str
             Description of the dataset.
+        dataset : str or None
+            The dataset that was read: ``"MNIST"``; ``"Fashion-MNIST"`` if the
+            IDX files are Fashion-MNIST's (which have MNIST's names; then
+            ``target_names`` and ``DESCR`` are Fashion-MNIST's too, and a
+            :class:`DatasetWarning` says so); None for IDX files that are not
+            an official release (with a :class:`DatasetWarning`).
 
     (data, target) : tuple if ``return_X_y`` is True
         ``data`` and ``target`` as described above.
@@ -284,6 +310,13 @@ def load_mnist(
     ImportError
         If ``as_frame=True`` and pandas is not installed.
 
+    Warns
+    -----
+    DatasetWarning
+        If the IDX files are not the official MNIST release: Fashion-MNIST's
+        files (use :func:`load_fashion_mnist`), or unknown ones, on which
+        results are not comparable with published MNIST results.
+
     See Also
     --------
     load_fashion_mnist : The same for Fashion-MNIST.
@@ -297,6 +330,8 @@ def load_mnist(
     ((5000, 784), dtype('uint8'), dtype('int64'))
     >>> mnist.images.shape
     (5000, 28, 28)
+    >>> mnist.dataset
+    'MNIST'
     >>> X_test, y_test = load_mnist(subset="test", source="sample", return_X_y=True)
     >>> X_test.shape
     (1000, 784)
@@ -359,8 +394,9 @@ def load_fashion_mnist(
         Return ``data`` as a pandas DataFrame, ``target`` as a Series named
         ``"class"`` and ``frame`` as a DataFrame holding both (needs pandas).
     md5_check : bool, default=False
-        Check the md5 of the (uncompressed) IDX files against the official
-        values (OpenML downloads are always checked by scikit-learn).
+        Raise ValueError, instead of warning, when an IDX file is not the
+        official one (every IDX file is identified by its md5, computed while
+        it is read; OpenML downloads are always checked by scikit-learn).
 
     Returns
     -------
@@ -381,6 +417,12 @@ def load_fashion_mnist(
             With ``as_frame=True``, the pixels and the ``"class"`` column.
         DESCR : str
             Description of the dataset.
+        dataset : str or None
+            The dataset that was read: ``"Fashion-MNIST"``; ``"MNIST"`` if the
+            IDX files are MNIST's (with MNIST's ``target_names`` and
+            ``DESCR``, and a :class:`DatasetWarning`); None for IDX files
+            that are not an official release (with a
+            :class:`DatasetWarning`).
 
     (data, target) : tuple if ``return_X_y`` is True
         ``data`` and ``target`` as described above.
@@ -398,6 +440,12 @@ def load_fashion_mnist(
         cannot be reached and nothing is cached.
     ImportError
         If ``as_frame=True`` and pandas is not installed.
+
+    Warns
+    -----
+    DatasetWarning
+        If the IDX files are not the official Fashion-MNIST release: MNIST's
+        files (use :func:`load_mnist`), or unknown ones.
 
     See Also
     --------
