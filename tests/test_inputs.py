@@ -16,6 +16,7 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skmnist import MLPDigitClassifier, _engine, _training_data
+from skmnist._inputs import host_array
 from skmnist.datasets import load_mnist
 from skmnist.model_selection import fit_many
 
@@ -373,3 +374,19 @@ def test_tensor_y_on_the_meta_device_is_refused(digits):
     X, y = digits
     with pytest.raises(ValueError, match=re.escape("y is a tensor on the meta device")):
         model().fit(X, torch.empty(len(y), device="meta"))
+
+
+def test_dtypes_numpy_lacks_are_widened_exactly():
+    values = torch.tensor([[0.5, -1.0, 3.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch: quantized and complex32 are dated
+        quantized = torch.quantize_per_tensor(values, 0.5, 0, torch.qint8)
+        complex_half = values.to(torch.complex32)
+    for tensor in (values.to(torch.bfloat16), values.to(torch.float8_e4m3fn)):
+        array = host_array(tensor, "X")
+        assert array.dtype == np.float32
+        assert_array_equal(array, values.numpy())
+    assert_array_equal(host_array(quantized, "X"), values.numpy())
+    assert host_array(complex_half, "X").dtype == np.complex64
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        model().fit(complex_half.expand(20, 3), np.arange(20) % 2)
