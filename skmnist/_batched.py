@@ -20,12 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import _engine
 from ._network import ACTIVATIONS
+from ._training_data import SparseRows
 from ._user_warning import warn_user
 
 __all__ = ["BatchedJob", "train_batched"]
@@ -36,11 +38,13 @@ class BatchedJob:
     """One model of a batch: its network, data and settings.
 
     ``X`` and ``y`` may be the very same arrays for several jobs (the folds of
-    a search); they are then moved to the device once.
+    a search); they are then moved to the device once. ``X`` may be a scipy
+    sparse matrix: it stays sparse on the device and each step densifies the
+    rows of its minibatches only.
     """
 
     module: nn.Sequential
-    X: np.ndarray
+    X: np.ndarray | sp.sparray | sp.spmatrix
     y: np.ndarray
     weight: np.ndarray | None
     config: _engine.OptimizerConfig
@@ -239,17 +243,36 @@ class _BatchedOptimizer:
 # ---------------------------------------------------------------- training
 
 
+def _identity(array) -> tuple:
+    """What makes two arrays the same data: their memory, for NumPy arrays.
+
+    Views of one buffer with the same layout (such as the arrays of one
+    tensor, read afresh by each estimator's validation) are the same data.
+    """
+    if isinstance(array, np.ndarray):
+        interface = array.__array_interface__
+        return (interface["data"][0], array.shape, interface["strides"], array.dtype)
+    return (id(array),)
+
+
 def _device_arrays(arrays, device, dtype):
-    """Concatenate distinct arrays once on the device; offsets per job."""
-    seen: dict[int, int] = {}
+    """Concatenate distinct arrays once on the device; offsets per job.
+
+    If any is scipy sparse, all are joined as one CSR matrix, kept sparse on
+    the device (:class:`~skmnist._training_data.SparseRows`).
+    """
+    seen: dict[tuple, int] = {}
     parts, offsets, total = [], [], 0
     for array in arrays:
-        key = id(array)
+        key = _identity(array)
         if key not in seen:
             seen[key] = total
             parts.append(array)
             total += array.shape[0]
         offsets.append(seen[key])
+    if any(sp.issparse(a) for a in parts):
+        joined = sp.vstack([sp.csr_matrix(a) for a in parts], format="csr")
+        return SparseRows.from_scipy(joined, device, dtype), offsets
     tensor = torch.cat([_engine.host_tensor(a) for a in parts]).to(device=device)
     return (tensor.to(dtype) if dtype is not None else tensor), offsets
 
@@ -279,6 +302,7 @@ def train_batched(
     """
     n_models = len(jobs)
     X_all, x_offsets = _device_arrays([j.X for j in jobs], device, dtype)
+    rows_of = X_all.dense if isinstance(X_all, SparseRows) else X_all.__getitem__
     y_all, y_offsets = _device_arrays([j.y for j in jobs], device, None)
     y_all = y_all.long()
     sizes = [j.X.shape[0] for j in jobs]
@@ -370,7 +394,7 @@ def train_batched(
             if w_rows is not None:
                 w = w * weights[w_rows[s]]
             with autocast():  # bf16 on GPUs with native bf16, as single fits
-                logits = net(X_all[x_rows[s]])
+                logits = net(rows_of(x_rows[s]))
             logits = logits.to(dtype)
             log_p = F.log_softmax(logits, dim=2)
             nll = -log_p.gather(2, y_all[y_rows[s]].unsqueeze(2)).squeeze(2)

@@ -18,12 +18,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ._fast_step import FastStep
-from ._training_data import DeviceData, host_tensor, minibatches
+from ._training_data import (
+    DeviceData,
+    SparseRows,
+    device_rows,
+    host_tensor,
+    minibatches,
+    to_device,
+)
 from ._user_warning import warn_user
 
 __all__ = [
@@ -280,7 +288,7 @@ def _train_one_epoch(
 @torch.inference_mode()
 def predict_batches(
     module: nn.Module,
-    X: np.ndarray,
+    X: np.ndarray | torch.Tensor | sp.sparray | sp.spmatrix | SparseRows,
     *,
     output: Callable[[torch.Tensor], torch.Tensor] = lambda logits: logits,
     batch_rows: int = 8192,
@@ -288,20 +296,22 @@ def predict_batches(
     """Apply ``output(module(X))`` in memory-bounded batches on the module's device.
 
     Host rows are converted to the module's dtype batch by batch, so the
-    device never holds more than ``batch_rows`` rows of input at once. If the
-    device runs out of memory, the batch is halved and the part retried.
+    device never holds more than ``batch_rows`` rows of input at once; sparse
+    rows (scipy, or :class:`SparseRows` already on the device) are densified
+    there a batch at a time. If the device runs out of memory, the batch is
+    halved and the part retried.
     """
     parameter = next(module.parameters())
     device, dtype = parameter.device, parameter.dtype
+    if sp.issparse(X):
+        X = X.tocsr()  # rows slice cheaply
     module.eval()
     outputs = []
     start = 0
     while start < X.shape[0]:
         stop = start + batch_rows
         try:
-            xb = host_tensor(X[start:stop]).to(
-                device=device, dtype=dtype, non_blocking=True
-            )
+            xb = device_rows(X, slice(start, stop), device, dtype)
             outputs.append(output(module(xb)))
         except torch.OutOfMemoryError:
             xb = None
@@ -379,7 +389,7 @@ def train_epochs(
         state.best_validation_score = -math.inf
         state.no_improvement_count = 0
         X_val, y_val, w_val = validation
-        validation = (host_tensor(X_val).to(data.device, data.dtype), y_val, w_val)
+        validation = (to_device(X_val, data.device, data.dtype), y_val, w_val)
     best_weights = None
     epoch_start, last_complete = state.n_iter, _snapshot(module)
     try:

@@ -10,18 +10,34 @@ the devices listed in ``COMPACT_DEVICE_TYPES`` a training matrix with at
 most 256 distinct values is kept as ``uint8`` codes into a table of those
 values, a quarter of the memory of float32, and every gathered chunk of rows
 is decoded by table lookup, which gives back exactly the original values.
+
+A scipy sparse training matrix stays sparse on the device (:class:`SparseRows`,
+its CSR arrays) and is densified there one minibatch at a time
+(:func:`densify_rows`), never as a whole: a minibatch of it equals the dense
+matrix's, value for value.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
-__all__ = ["COMPACT_DEVICE_TYPES", "DeviceData", "host_tensor", "minibatches"]
+__all__ = [
+    "COMPACT_DEVICE_TYPES",
+    "DeviceData",
+    "SparseRows",
+    "densify_rows",
+    "device_rows",
+    "host_tensor",
+    "minibatches",
+    "to_device",
+]
 
 #: Device types on which training sets of at most 256 distinct values are
 #: stored as uint8 codes. Finding the values takes one sort of the data: a few
@@ -62,16 +78,137 @@ def value_codes(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
 
 
 @dataclass
+class SparseRows:
+    """A CSR matrix on the device, densified a block of rows at a time.
+
+    ``crow``, ``col`` and ``values`` are the CSR arrays on the device
+    (``col`` as int32, half the memory of int64); ``indptr`` is the row
+    pointer kept on the host too, so that contiguous rows are cut out without
+    waiting for the device, and ``max_row_nnz`` the most entries of a row.
+    """
+
+    crow: torch.Tensor
+    col: torch.Tensor
+    values: torch.Tensor
+    indptr: np.ndarray
+    shape: tuple[int, int]
+    max_row_nnz: int
+
+    @classmethod
+    def from_scipy(
+        cls, X: sp.sparray | sp.spmatrix, device: torch.device, dtype: torch.dtype
+    ) -> SparseRows:
+        """The CSR arrays of ``X`` (any scipy sparse format) moved to ``device``."""
+        X = X.tocsr()
+        indptr = np.asarray(X.indptr, dtype=np.int64)
+        first, last = int(indptr[0]), int(indptr[-1])
+        indptr = indptr - first
+        return cls(
+            crow=torch.from_numpy(indptr).to(device),
+            col=torch.from_numpy(np.asarray(X.indices[first:last], dtype=np.int32)).to(
+                device
+            ),
+            values=host_tensor(X.data[first:last]).to(device=device, dtype=dtype),
+            indptr=indptr,
+            shape=(int(X.shape[0]), int(X.shape[1])),
+            max_row_nnz=int(np.diff(indptr).max(initial=0)),
+        )
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.values.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.values.device
+
+    def dense(self, rows: slice | torch.Tensor | None = None) -> torch.Tensor:
+        """The dense rows ``rows`` (all by default); see :func:`densify_rows`."""
+        return densify_rows(self, rows)
+
+
+def densify_rows(
+    sparse: SparseRows, rows: slice | torch.Tensor | None = None
+) -> torch.Tensor:
+    """Rows of ``sparse`` as a dense tensor on its device, shaped ``(*rows, d)``.
+
+    ``rows`` is a slice of contiguous rows (None: all), or a tensor of row
+    indices of any shape (a shuffled minibatch, or one per model of a batched
+    fit). Entries a CSR matrix repeats are summed, as scipy's ``toarray``
+    does; every other value is copied exactly. Only the rows asked for are
+    ever densified.
+    """
+    n_features = sparse.shape[1]
+    if not isinstance(rows, torch.Tensor):
+        start, stop, _ = (rows or slice(None)).indices(sparse.shape[0])
+        stop = max(start, stop)
+        first, last = int(sparse.indptr[start]), int(sparse.indptr[stop])
+        out = sparse.values.new_zeros((stop - start) * n_features)
+        if last > first:
+            counts = sparse.crow[start + 1 : stop + 1] - sparse.crow[start:stop]
+            row = torch.repeat_interleave(
+                torch.arange(stop - start, device=sparse.device),
+                counts,
+                output_size=last - first,
+            )
+            flat = row * n_features + sparse.col[first:last]
+            out.index_add_(0, flat, sparse.values[first:last])
+        return out.view(stop - start, n_features)
+    index = rows.reshape(-1)
+    out = sparse.values.new_zeros((index.numel(), n_features))
+    width = sparse.max_row_nnz
+    if width and index.numel():
+        # Each row's entries, padded to the longest row: no size to wait for.
+        starts = sparse.crow[index]
+        counts = sparse.crow[index + 1] - starts
+        offsets = torch.arange(width, device=sparse.device)
+        present = offsets < counts[:, None]
+        position = torch.where(present, starts[:, None] + offsets, 0)
+        values = torch.where(present, sparse.values[position], 0)
+        out.scatter_add_(1, sparse.col[position].long(), values)
+    return out.view(*rows.shape, n_features)
+
+
+def to_device(
+    X: np.ndarray | torch.Tensor | sp.sparray | sp.spmatrix,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> torch.Tensor | SparseRows:
+    """Host rows on ``device``: a tensor, or :class:`SparseRows` for sparse input."""
+    if sp.issparse(X):
+        return SparseRows.from_scipy(X, device, dtype)
+    return host_tensor(X).to(device=device, dtype=dtype)
+
+
+def device_rows(
+    X: np.ndarray | torch.Tensor | sp.sparray | sp.spmatrix | SparseRows,
+    rows: slice,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """The dense rows ``rows`` of ``X`` on ``device``, densified there if sparse.
+
+    A scipy matrix must be CSR, whose rows slice cheaply.
+    """
+    if isinstance(X, SparseRows):
+        return X.dense(rows)
+    if sp.issparse(X):
+        return SparseRows.from_scipy(X[rows], device, dtype).dense()
+    return host_tensor(X[rows]).to(device=device, dtype=dtype, non_blocking=True)
+
+
+@dataclass
 class DeviceData:
     """Training arrays moved to the device once.
 
     ``X`` holds the rows, or their uint8 codes into ``values`` when that is
-    not None. ``weight`` is None when all samples weigh the same; otherwise
-    it is normalised to mean one so that a minibatch loss is an unbiased
-    estimate of the weighted mean loss.
+    not None, or a sparse matrix's CSR arrays (:class:`SparseRows`).
+    ``weight`` is None when all samples weigh the same; otherwise it is
+    normalised to mean one so that a minibatch loss is an unbiased estimate
+    of the weighted mean loss.
     """
 
-    X: torch.Tensor
+    X: torch.Tensor | SparseRows
     y: torch.Tensor
     weight: torch.Tensor | None
     values: torch.Tensor | None = None
@@ -79,15 +216,20 @@ class DeviceData:
     @classmethod
     def from_numpy(
         cls,
-        X: np.ndarray,
+        X: np.ndarray | sp.sparray | sp.spmatrix,
         y: np.ndarray,
         sample_weight: np.ndarray | None,
         device: torch.device,
         dtype: torch.dtype,
     ) -> DeviceData:
-        X_t = host_tensor(X).to(device=device, dtype=dtype)
+        """Move the arrays to ``device``; a scipy sparse ``X`` stays sparse."""
+        X_t = to_device(X, device, dtype)
         values = None
-        if device.type in COMPACT_DEVICE_TYPES and X_t.numel():
+        if (
+            isinstance(X_t, torch.Tensor)
+            and device.type in COMPACT_DEVICE_TYPES
+            and X_t.numel()
+        ):
             compact = value_codes(X_t)
             if compact is not None:
                 values, X_t = compact
@@ -97,6 +239,10 @@ class DeviceData:
             w = np.asarray(sample_weight, dtype=np.float64)
             w_t = torch.as_tensor(w / w.mean(), device=device, dtype=dtype)
         return cls(X_t, y_t, w_t, values)
+
+    @property
+    def sparse(self) -> bool:
+        return isinstance(self.X, SparseRows)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -126,26 +272,37 @@ def minibatches(
     Shuffled rows are gathered a chunk of several minibatches at a time into
     buffers allocated once, so that no more than about ``GATHER_BYTES`` of
     the data is ever copied at once. A minibatch is a view into them, valid
-    until the next one is drawn.
+    until the next one is drawn. Sparse rows are densified one minibatch at
+    a time.
     """
     n = len(data)
-    row_bytes = max(1, data.X[:1].numel() * data.dtype.itemsize)
+    row_bytes = max(1, math.prod(data.X.shape[1:]) * data.dtype.itemsize)
     chunk = max(1, GATHER_BYTES // (row_bytes * batch_size)) * batch_size
-    arrays = [data.X, data.y] + ([] if data.weight is None else [data.weight])
+    dense = [] if data.sparse else [data.X]
+    arrays = [*dense, data.y] + ([] if data.weight is None else [data.weight])
     buffers = None
     for chunk_start in range(0, n, chunk):
         rows = slice(chunk_start, chunk_start + chunk)
-        if order is None:
+        index = None if order is None else order[rows]
+        if index is None:
             parts = [array[rows] for array in arrays]
         else:
-            index = order[rows]
             if buffers is None:  # the first chunk is the longest
                 buffers = [a.new_empty((len(index), *a.shape[1:])) for a in arrays]
             parts = [
                 torch.index_select(array, 0, index, out=buffer[: len(index)])
                 for array, buffer in zip(arrays, buffers, strict=True)
             ]
-        parts[0] = data.rows(parts[0])
-        for start in range(0, parts[1].shape[0], batch_size):
+        if dense:
+            parts[0] = data.rows(parts[0])
+        for start in range(0, parts[len(dense)].shape[0], batch_size):
             batch = [part[start : start + batch_size] for part in parts]
+            if not dense:
+                at = chunk_start + start
+                batch_rows = (
+                    slice(at, at + batch_size)
+                    if index is None
+                    else index[start : start + batch_size]
+                )
+                batch.insert(0, data.X.dense(batch_rows))
             yield chunk_start + start, batch[0], batch[1], (batch[2:] or [None])[0]

@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
 from . import _engine
 from ._augment import Distortion, image_side
 from ._device import check_device_name, resolve_device
+from ._inputs import host_array
 from ._network import ACTIVATIONS, build_mlp, from_portable, state_to_numpy, to_portable
 from ._progress import EpochReporter
 from ._user_warning import warn_user
@@ -480,8 +481,18 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         Draws from ``self._rng`` in a fixed order (the torch seed, then the
         validation split), so batched fits reproduce single fits exactly.
         """
+        # Tensors as the arrays of their values, for validate_data to check.
+        X, y = host_array(X, "X"), host_array(y, "y")
+        sample_weight = host_array(sample_weight, "sample_weight")
+        classes = host_array(classes, "classes")
         X, y = validate_data(
-            self, X, y, dtype=_FLOAT_DTYPES, reset=not incremental, order="C"
+            self,
+            X,
+            y,
+            accept_sparse="csr",
+            dtype=_FLOAT_DTYPES,
+            reset=not incremental,
+            order="C",
         )
         y_encoded, classes_ = self._encode_labels(y, classes, incremental)
         weight = self._sample_weight(X, y_encoded, classes_, sample_weight, one_epoch)
@@ -802,7 +813,10 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def _predict(self, X, output):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        X = host_array(X, "X")
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=_FLOAT_DTYPES, reset=False
+        )
         return _engine.predict_batches(self.module_, X, output=output)
 
     def predict_proba(self, X):
@@ -904,6 +918,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         tags.non_deterministic = False
         return tags
 

@@ -79,10 +79,21 @@ CASES = {
         "Complex data not supported",
     ),
     "boolean_X": (lambda: model().fit(X > 0.5, Y), None, ""),
-    "sparse_X": (
-        lambda: model().fit(sp.csr_matrix(X), Y),
-        TypeError,
-        "dense data is required",
+    "sparse_X": (lambda: model().fit(sp.csr_matrix(X), Y), None, ""),
+    "tensor_requiring_grad_X": (
+        lambda: model().fit(torch.tensor(X, requires_grad=True), Y),
+        None,
+        "",
+    ),
+    "bfloat16_tensor_X": (
+        lambda: model().fit(torch.tensor(X).to(torch.bfloat16), Y),
+        None,
+        "",
+    ),
+    "meta_tensor_X": (
+        lambda: model().fit(torch.empty(X.shape, device="meta"), Y),
+        ValueError,
+        "X is a tensor on the meta device",
     ),
     "single_class": (
         lambda: model().fit(X, np.zeros(40)),
