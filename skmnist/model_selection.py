@@ -311,11 +311,12 @@ class BatchedGridSearchCV(BaseSearchCV):
             raise ValueError(
                 "BatchedGridSearchCV does not support callbacks; use GridSearchCV."
             )
-        if not isinstance(_final_step(self.estimator)[1], MLPDigitClassifier):
+        final = _final_step(self.estimator)[1]
+        if not isinstance(final, MLPDigitClassifier):
             raise ValueError(
                 "BatchedGridSearchCV needs an MLPDigitClassifier or a pipeline "
-                f"ending in one, got {type(_final_step(self.estimator)[1]).__name__}"
-                "; use GridSearchCV for other estimators."
+                f"ending in one, got {type(final).__name__}; use GridSearchCV "
+                "for other estimators."
             )
         candidates = list(ParameterGrid(self.param_grid))
         if not candidates:
@@ -389,29 +390,76 @@ def _evaluate_batched(search, candidates, X, y, splits, routed_params, scorers):
     """Fit and score every candidate on every fold, as ``_fit_and_score`` would.
 
     Returns one dict per candidate and fold (candidate-major, as GridSearchCV
-    orders them) with ``_fit_and_score``'s keys. A pipeline's earlier steps are
-    fitted by its own ``fit`` (the last step stood in for), once per fold and
-    setting of those steps; the classifiers then train batched.
+    orders them) with ``_fit_and_score``'s keys.
     """
     base = clone(search.estimator)
-    catch = search.error_score != "raise"
-    name, _ = _final_step(base)
-    prefix = "" if name is None else name + "__"
     folds = [_Fold(base, X, y, train, test, routed_params) for train, test in splits]
-
-    def attempt(action, *args, **kwargs):
-        """``action``'s result, or its traceback as a str where errors are scored."""
-        if not catch:
-            return action(*args, **kwargs)
-        try:
-            return action(*args, **kwargs)
-        except Exception:
-            return traceback.format_exc()
-
-    fitted, errors = [], {}  # per candidate and fold
-    batched, datasets, batched_at = [], [], []
-    prepared: dict[tuple, Any] = {}
     started = time.perf_counter()
+    fitted, errors = _fit_candidates(search, base, candidates, folds)
+    fit_time = (time.perf_counter() - started) / len(fitted)
+    out = []
+    for at, estimator in enumerate(fitted):
+        fold = folds[at % len(folds)]
+        result = {"fit_time": fit_time, "n_test_samples": _num_samples(fold.X_test)}
+        tick = time.perf_counter()
+        if at in errors:  # as _fit_and_score scores a failed fit
+            if isinstance(scorers, _MultimetricScorer):
+                test_scores = {name: search.error_score for name in scorers._scorers}
+            else:
+                test_scores = search.error_score
+            train_scores = copy.copy(test_scores)
+        else:
+            error_score = search.error_score
+            test_scores = _score(
+                estimator,
+                fold.X_test,
+                fold.y_test,
+                scorers,
+                fold.score_test,
+                error_score,
+            )
+            if search.return_train_score:
+                train_scores = _score(
+                    estimator,
+                    fold.X_train,
+                    fold.y_train,
+                    scorers,
+                    fold.score_train,
+                    error_score,
+                )
+        result["score_time"] = 0.0 if at in errors else time.perf_counter() - tick
+        result["test_scores"] = test_scores
+        if search.return_train_score:
+            result["train_scores"] = train_scores
+        result["fit_error"] = errors.get(at)
+        out.append(result)
+    return out
+
+
+def _attempt(catch: bool, action, *args, **kwargs) -> tuple:
+    """``(action(...), None)``; ``(None, traceback)`` on an error if ``catch``."""
+    if not catch:
+        return action(*args, **kwargs), None
+    try:
+        return action(*args, **kwargs), None
+    except Exception:
+        return None, traceback.format_exc()
+
+
+def _fit_candidates(search, base, candidates, folds) -> tuple[list, dict]:
+    """Each candidate fitted on each fold, and the tracebacks of failed fits.
+
+    A pipeline's earlier steps are fitted by its own ``fit`` (the last step
+    stood in for), once per fold and setting of those steps; then all the
+    classifiers train together (:func:`_fit_models`). Without a numeric
+    ``error_score``, the first error propagates.
+    """
+    catch = search.error_score != "raise"
+    name = _final_step(base)[0]
+    prefix = "" if name is None else name + "__"
+    fitted, errors = [], {}
+    batched, datasets, batched_at = [], [], []
+    heads: dict[tuple, tuple] = {}
     for params in candidates:
         head_key = joblib.hash(
             {k: v for k, v in params.items() if prefix and not k.startswith(prefix)}
@@ -422,17 +470,17 @@ def _evaluate_batched(search, candidates, X, y, splits, routed_params, scorers):
             fitted.append(candidate)
             classifier = _final_step(candidate)[1]
             if not isinstance(classifier, MLPDigitClassifier):  # swapped out
-                error = attempt(
-                    candidate.fit, fold.X_train, fold.y_train, **fold.fit_params
+                _, error = _attempt(
+                    catch, candidate.fit, fold.X_train, fold.y_train, **fold.fit_params
                 )
-                if isinstance(error, str):
+                if error is not None:
                     errors[at] = error
                 continue
-            if (head_key, k) not in prepared:
-                prepared[head_key, k] = attempt(_fit_head, candidate, fold)
-            head = prepared[head_key, k]
-            if isinstance(head, str):
-                errors[at] = head
+            if (head_key, k) not in heads:
+                heads[head_key, k] = _attempt(catch, _fit_head, candidate, fold)
+            head, error = heads[head_key, k]
+            if error is not None:
+                errors[at] = error
                 continue
             head_steps, X_final, y_final, final_params = head
             if isinstance(candidate, Pipeline):
@@ -442,51 +490,15 @@ def _evaluate_batched(search, candidates, X, y, splits, routed_params, scorers):
                 datasets.append((X_final, y_final, final_params.get("sample_weight")))
                 batched_at.append(at)
             else:  # parameters a classifier's fit would reject: it does so
-                error = attempt(classifier.fit, X_final, y_final, **final_params)
-                if isinstance(error, str):
+                _, error = _attempt(
+                    catch, classifier.fit, X_final, y_final, **final_params
+                )
+                if error is not None:
                     errors[at] = error
     failures: dict[int, str] = {}
     _fit_models(batched, datasets, search.max_models, failures if catch else None)
     errors.update({batched_at[i]: error for i, error in failures.items()})
-    fit_time = (time.perf_counter() - started) / len(fitted)
-
-    out = []
-    for at, estimator in enumerate(fitted):
-        fold = folds[at % len(folds)]
-        result = {"fit_time": fit_time, "n_test_samples": _num_samples(fold.X_test)}
-        if at in errors:
-            if isinstance(scorers, _MultimetricScorer):
-                test_scores = {name: search.error_score for name in scorers._scorers}
-            else:
-                test_scores = search.error_score
-            result.update(test_scores=test_scores, fit_error=errors[at])
-            result["score_time"] = 0.0
-            if search.return_train_score:
-                result["train_scores"] = copy.copy(test_scores)
-            out.append(result)
-            continue
-        tick = time.perf_counter()
-        result["test_scores"] = _score(
-            estimator,
-            fold.X_test,
-            fold.y_test,
-            scorers,
-            fold.score_test,
-            search.error_score,
-        )
-        result["score_time"] = time.perf_counter() - tick
-        if search.return_train_score:
-            result["train_scores"] = _score(
-                estimator,
-                fold.X_train,
-                fold.y_train,
-                scorers,
-                fold.score_train,
-                search.error_score,
-            )
-        result["fit_error"] = None
-        out.append(result)
-    return out
+    return fitted, errors
 
 
 def _fit_head(candidate, fold: _Fold) -> tuple:

@@ -497,6 +497,7 @@ def test_search_returns_train_scores_like_gridsearchcv(small):
     assert_same_results(expected, search)
 
 
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
 def test_a_failing_candidate_gets_error_score_like_gridsearchcv(small):
     from sklearn.exceptions import FitFailedWarning
 
@@ -529,3 +530,29 @@ def test_a_failing_candidate_gets_error_score_like_gridsearchcv(small):
                 cv=3,
                 error_score="raise",
             ).fit(X, y)
+
+
+def test_a_batch_out_of_memory_is_fitted_one_model_at_a_time(small, monkeypatch):
+    from skmnist import _batched
+
+    def out_of_memory(jobs, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(_batched, "train_batched", out_of_memory)
+    X, y, _ = small
+    grid = {"alpha": [1e-4, 1e-1]}
+    with pytest.warns(UserWarning, match="one at a time"):
+        expected, search = _both(
+            MLPDigitClassifier(**SMALL), grid, {"X": X, "y": y}, quiet=False
+        )
+    assert_same_results(expected, search)
+    with pytest.raises(MemoryError, match="lower max_models"):
+        fit_many([MLPDigitClassifier(**SMALL)], [(X, y)])
+
+
+def test_search_refuses_callbacks(small):
+    callback = pytest.importorskip("sklearn.callback")
+    search = BatchedGridSearchCV(MLPDigitClassifier(**SMALL), {"alpha": [1e-4]})
+    search.set_callbacks(callback.ScoringMonitor(scoring="accuracy"))
+    with pytest.raises(ValueError, match="does not support callbacks"):
+        search.fit(*small[:2])
