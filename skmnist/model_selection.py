@@ -10,59 +10,33 @@ device busy; every model still trains exactly as it would alone.
 
 from __future__ import annotations
 
+import copy
 import time
-from collections import defaultdict
+import traceback
 from collections.abc import Sequence
 from numbers import Integral
 from typing import Any
 
+import joblib
 import numpy as np
-import torch
-from scipy.stats import rankdata
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
-from sklearn.metrics import check_scoring
+from sklearn.base import _fit_context, clone, is_classifier
+from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.model_selection import ParameterGrid, check_cv
+from sklearn.model_selection._search import BaseSearchCV
+from sklearn.model_selection._validation import (
+    _insert_error_scores,
+    _score,
+    _warn_or_raise_about_fit_failures,
+)
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    _num_features,
-    check_is_fitted,
-    indexable,
-)
+from sklearn.utils.metaestimators import _safe_split
+from sklearn.utils.validation import _check_method_params, _num_samples, indexable
 
-from . import _batched, _engine
+from ._fit_many import _fit_models, _restore
 from .classifier import MLPDigitClassifier
 
 __all__ = ["BatchedGridSearchCV", "fit_many"]
-
-
-# ------------------------------------------------------------ fit_many
-
-
-def _batchable(estimator: MLPDigitClassifier) -> bool:
-    warm = estimator.warm_start and hasattr(estimator, "module_")
-    return not (
-        estimator.early_stopping or estimator.callbacks or estimator.augment or warm
-    )
-
-
-def _group_key(estimator: MLPDigitClassifier, plan) -> tuple:
-    arch = plan.architecture
-    return (
-        arch["n_features"],
-        tuple(arch["hidden_layer_sizes"]),
-        arch["n_outputs"],
-        arch["activation"],
-        plan.batch_size,
-        estimator.max_iter,
-        estimator.shuffle,
-        estimator.solver,
-        estimator.nesterovs_momentum and estimator.momentum > 0,
-        str(plan.device),
-        plan.dtype,
-    )
 
 
 def fit_many(
@@ -131,106 +105,55 @@ def fit_many(
                 f"{type(estimator).__name__}."
             )
     saved = [dict(e.__dict__) for e in estimators]
-    converted: dict[int, np.ndarray] = {}
     try:
-        groups: dict[tuple, list] = defaultdict(list)
-        for estimator, dataset in zip(estimators, datasets, strict=True):
-            X, y, weight = _unpack(dataset)
-            if isinstance(X, np.ndarray) and X.dtype not in (np.float32, np.float64):
-                # Convert shared integer images once, so folds stay shared.
-                X = converted.setdefault(id(X), np.ascontiguousarray(X, np.float32))
-            if not _batchable(estimator):
-                estimator.fit(X, y, sample_weight=weight)
-                continue
-            estimator._validate_params()
-            plan = estimator._plan_fit(X, y, weight, None, False, False)
-            groups[_group_key(estimator, plan)].append((estimator, plan))
-        for members in groups.values():
-            for start in range(0, len(members), max_models):
-                _fit_group(members[start : start + max_models])
+        _fit_models(list(estimators), datasets, max_models)
     except BaseException:
         for estimator, state in zip(estimators, saved, strict=True):
-            estimator.__dict__.clear()
-            estimator.__dict__.update(state)
+            _restore(estimator, state)
         raise
     return list(estimators)
-
-
-def _unpack(dataset) -> tuple:
-    if not isinstance(dataset, (tuple, list)) or len(dataset) not in (2, 3):
-        raise ValueError(
-            "each dataset must be a tuple (X, y) or (X, y, sample_weight), got "
-            f"{type(dataset).__name__}"
-            + (f" of length {len(dataset)}." if hasattr(dataset, "__len__") else ".")
-        )
-    return (*dataset, None) if len(dataset) == 2 else tuple(dataset)
-
-
-def _fit_group(members: list) -> None:
-    first_estimator, first_plan = members[0]
-    device, dtype = first_plan.device, first_plan.dtype
-    jobs = []
-    for estimator, plan in members:
-        with _engine.seeded(device, plan.seed):
-            module = plan.build_module()
-            random_state = _engine.get_rng_states(device)
-        jobs.append(
-            _batched.BatchedJob(
-                module=module,
-                X=plan.X,
-                y=plan.y,
-                weight=plan.weight,
-                config=plan.optimizer_config,
-                stopping=plan.stopping,
-                label_smoothing=float(estimator.label_smoothing),
-                dropout=float(estimator.dropout),
-                random_state=random_state,
-            )
-        )
-    seeds = [plan.seed for _, plan in members]
-    dropout_seed = int(np.random.SeedSequence(seeds).generate_state(1)[0])
-    with _engine.flush_denormals():
-        try:
-            states, optimizer = _batched.train_batched(
-                jobs,
-                batch_size=first_plan.batch_size,
-                max_iter=first_estimator.max_iter,
-                shuffle=first_estimator.shuffle,
-                device=device,
-                dtype=dtype,
-                dropout_seed=dropout_seed,
-            )
-        except torch.OutOfMemoryError:
-            raise MemoryError(
-                f"The {device} device ran out of memory training {len(jobs)} "
-                "models at once; lower max_models (or batch_size)."
-            ) from None
-    for index, ((estimator, plan), job, state) in enumerate(
-        zip(members, jobs, states, strict=True)
-    ):
-        torch_optimizer = _engine.make_optimizer(job.module, plan.optimizer_config)
-        optimizer.load_into(index, torch_optimizer)
-        estimator._finish_fit(plan, job.module, torch_optimizer, state, False)
 
 
 # ------------------------------------------------- the grid search
 
 
-def _final_step(estimator) -> tuple[str | None, MLPDigitClassifier]:
+def _final_step(estimator) -> tuple[str | None, Any]:
     if isinstance(estimator, Pipeline):
         name, last = estimator.steps[-1]
         return name, last
     return None, estimator
 
 
-class BatchedGridSearchCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class _FinalStepStandIn:
+    """Takes a pipeline's last step's place in ``fit``: records what it gets.
+
+    So the pipeline's own ``fit`` fits and applies the earlier steps, with its
+    own routing of the fit parameters, and the classifier trains later, batched
+    with the others. It answers routing requests as the classifier would.
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+        self.fit_args = None
+
+    def fit(self, X, y=None, **params):
+        self.fit_args = (X, y, params)
+        return self
+
+    def get_metadata_routing(self):
+        return self.estimator.get_metadata_routing()
+
+
+class BatchedGridSearchCV(BaseSearchCV):
     """Exhaustive search over an MLPDigitClassifier's parameters, batched.
 
-    It evaluates the same candidates on the same folds as
-    :class:`~sklearn.model_selection.GridSearchCV`, with the same scores, but
-    fits the classifiers of all candidates and folds together with
-    :func:`fit_many`. Parameters of a pipeline's earlier steps may be
-    searched too: those steps are fitted once per fold and setting.
+    A drop-in for :class:`~sklearn.model_selection.GridSearchCV`: the same
+    candidates on the same folds, fit parameters and metadata routing, scorers
+    (one or several), ``refit``, ``error_score`` and ``cv_results_``. The
+    difference is how the candidates train: the classifiers of all candidates
+    and folds that share a network shape train together with :func:`fit_many`.
+    Parameters of a pipeline's earlier steps may be searched too: those steps
+    are fitted once per fold and setting, by the pipeline's own ``fit``.
 
     Parameters
     ----------
@@ -239,45 +162,54 @@ class BatchedGridSearchCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     param_grid : dict or list of dict
         Parameter names (with ``step__`` prefixes for a pipeline) mapped to
         lists of values, as for GridSearchCV.
-    scoring : str, callable or None, default=None
-        One scorer (see :func:`sklearn.metrics.check_scoring`); None uses
+    scoring : str, callable, list, tuple, dict or None, default=None
+        As for GridSearchCV: one scorer, several (a list or tuple of names, a
+        dict of names to scorers, or a callable returning a dict), or None for
         the estimator's ``score`` (accuracy).
+    refit : bool, str or callable, default=True
+        Refit the best candidate on the whole data (a plain ``fit``). With
+        several scorers, the name of the one that picks the best candidate, or
+        a callable taking ``cv_results_`` and returning the best index.
     cv : int, cross-validation generator or iterable, default=None
         As for GridSearchCV: None is 5-fold stratified.
-    refit : bool, default=True
-        Refit the best candidate on the whole data (a plain ``fit``).
+    error_score : 'raise' or float, default=np.nan
+        The score of a candidate whose fit fails on a fold (with a
+        :class:`~sklearn.exceptions.FitFailedWarning`), or ``'raise'`` to raise
+        the error.
+    return_train_score : bool, default=False
+        Also score each fold's model on its training part.
     max_models : int, default=64
         Most models trained in one batch.
 
     Attributes
     ----------
     cv_results_ : dict of numpy arrays
-        GridSearchCV's keys for one metric: ``params``, ``param_<name>``,
-        ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
-        ``rank_test_score``, ``mean_fit_time``, ``std_fit_time``,
-        ``mean_score_time``, ``std_score_time``. Models trained together
-        have no fit time of their own: the whole search's fitting time (the
-        earlier pipeline steps, the batches and the models fitted alone) is
-        shared equally among all fits, so ``mean_fit_time`` is the same for
-        every candidate and ``std_fit_time`` is zero.
-    best_index_ : int
-        Index of the best candidate in ``cv_results_``.
+        GridSearchCV's ``cv_results_``, equal to it but for the timings. Models
+        trained together have no fit time of their own: the whole search's
+        fitting time (the earlier pipeline steps, the batches and the models
+        fitted alone) is shared equally among all fits, so ``mean_fit_time``
+        is the same for every candidate and ``std_fit_time`` is zero.
+    best_estimator_ : estimator
+        The best candidate refitted on all the data (with ``refit``).
+    best_score_ : float
+        Mean cross-validated score of the best candidate (not with a callable
+        ``refit``).
     best_params_ : dict
         Parameters of the best candidate.
-    best_score_ : float
-        Its mean cross-validated score.
-    best_estimator_ : estimator
-        The best candidate refitted on all the data (with ``refit=True``).
-    refit_time_ : float
-        Seconds spent refitting the best candidate.
-    scorer_ : callable
-        The scorer used.
+    best_index_ : int
+        Index of the best candidate in ``cv_results_``.
+    scorer_ : callable or dict
+        The scorer, or a dict of them with several.
     n_splits_ : int
         Number of cross-validation splits.
+    refit_time_ : float
+        Seconds spent refitting the best candidate.
+    multimetric_ : bool
+        Whether several scorers were used.
     classes_ : ndarray of shape (n_classes,)
         The classes of the best estimator.
     n_features_in_ : int
-        Number of features of ``X``.
+        Number of features seen by the best estimator.
     search_time_ : float
         Seconds spent fitting and scoring the candidates (without the refit).
 
@@ -285,6 +217,12 @@ class BatchedGridSearchCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     --------
     sklearn.model_selection.GridSearchCV : The one-fit-at-a-time search.
     fit_many : Fits a list of classifiers as batched networks.
+
+    Notes
+    -----
+    GridSearchCV's ``n_jobs``, ``pre_dispatch`` and ``verbose`` are not
+    parameters here: the candidates train together in this process.
+    scikit-learn's fit callbacks are not supported.
 
     Examples
     --------
@@ -306,32 +244,47 @@ class BatchedGridSearchCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
+        **{
+            key: value
+            for key, value in BaseSearchCV._parameter_constraints.items()
+            if key not in ("n_jobs", "pre_dispatch", "verbose")
+        },
         "estimator": [HasMethods(["fit", "predict"])],
         "param_grid": [dict, list],
-        "scoring": [str, callable, None],
-        "cv": ["cv_object"],
-        "refit": ["boolean"],
         "max_models": [Interval(Integral, 1, None, closed="left")],
     }
 
+    # BaseSearchCV.__init__ is not called: it would set n_jobs, pre_dispatch
+    # and verbose, which are not parameters here.
     def __init__(
         self,
         estimator,
         param_grid,
         *,
         scoring=None,
-        cv=None,
         refit=True,
+        cv=None,
+        error_score=np.nan,
+        return_train_score=False,
         max_models=64,
     ):
         self.estimator = estimator
         self.param_grid = param_grid
         self.scoring = scoring
-        self.cv = cv
         self.refit = refit
+        self.cv = cv
+        self.error_score = error_score
+        self.return_train_score = return_train_score
         self.max_models = max_models
 
-    def fit(self, X, y, groups=None, sample_weight=None):
+    # BaseSearchCV.fit evaluates each candidate on each fold with its own
+    # _fit_and_score call, inside a closure: nothing there lets the fits run
+    # together. So this fit is BaseSearchCV.fit with the evaluation batched
+    # (_evaluate_batched, which returns _fit_and_score's results) and
+    # scikit-learn's helpers for the rest: scorers, routing, the failure
+    # warnings, cv_results_, the best candidate and the refit.
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, **params):
         """Evaluate every candidate on every fold, then refit the best.
 
         Parameters
@@ -340,21 +293,25 @@ class BatchedGridSearchCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             Training data.
         y : array-like of shape (n_samples,)
             Labels.
-        groups : array-like of shape (n_samples,), default=None
-            Group labels for group-aware splitters.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the samples, as GridSearchCV uses them: the
-            classifier trains on each fold's part (and on all of them in the
-            refit) and the test scores are weighted. Earlier pipeline steps
-            are fitted unweighted.
+        **params : dict of str -> object
+            As for GridSearchCV: ``groups`` for the splitter and the fit
+            parameters of the estimator, split along the folds: a pipeline
+            takes ``step__param`` names (e.g.
+            ``mlpdigitclassifier__sample_weight``), a classifier
+            ``sample_weight``. A ``sample_weight`` also weights the test scores
+            when the scorer accepts it. With metadata routing enabled, the
+            metadata go where the estimator, scorer and splitter request them.
 
         Returns
         -------
         self : BatchedGridSearchCV
             The fitted search.
         """
-        self._validate_params()
-        step_name, final = _final_step(self.estimator)
+        if getattr(self, "_skl_callbacks", None):
+            raise ValueError(
+                "BatchedGridSearchCV does not support callbacks; use GridSearchCV."
+            )
+        final = _final_step(self.estimator)[1]
         if not isinstance(final, MLPDigitClassifier):
             raise ValueError(
                 "BatchedGridSearchCV needs an MLPDigitClassifier or a pipeline "
@@ -364,206 +321,197 @@ class BatchedGridSearchCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         candidates = list(ParameterGrid(self.param_grid))
         if not candidates:
             raise ValueError("param_grid has no candidates.")
-        X, y, groups = indexable(X, y, groups)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
-        cv = check_cv(self.cv, y, classifier=True)
-        splits = list(cv.split(X, y, groups))
-        scorer = check_scoring(self.estimator, self.scoring)
-        prefix = "" if step_name is None else step_name + "__"
+        scorers, refit_metric = self._get_scorers()
+        X, y = indexable(X, y)
+        params = _check_method_params(X, params=params)
+        routed_params = self._get_routed_params_for_fit(params)
+        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        split_params = routed_params.splitter.split
+        self.n_splits_ = cv.get_n_splits(X, y, **split_params)
+        splits = list(cv.split(X, y, **split_params))
+        if len(splits) != self.n_splits_:
+            raise ValueError(
+                "cv.split and cv.get_n_splits return inconsistent results. "
+                f"Expected {self.n_splits_} splits, got {len(splits)}"
+            )
 
         started = time.perf_counter()
-        models, datasets, where = [], [], []
-        prepared: dict[tuple, tuple] = {}
-        for c, params in enumerate(candidates):
-            candidate = clone(self.estimator).set_params(**params)
-            head_params = (
-                tuple(
-                    sorted(
-                        (k, repr(v))
-                        for k, v in params.items()
-                        if not k.startswith(prefix)
-                    )
-                )
-                if prefix
-                else ()
-            )
-            for k, (train, test) in enumerate(splits):
-                key = (head_params, k)
-                if key not in prepared:  # fit the earlier steps once per fold
-                    prepared[key] = _prepare_fold(candidate, X, y, train, test)
-                head, X_train, y_train, X_test, y_test = prepared[key]
-                classifier = clone(_final_step(candidate)[1])  # one per fold
-                models.append((candidate, classifier, head))
-                weight = None if sample_weight is None else sample_weight[train]
-                datasets.append((X_train, y_train, weight))
-                where.append((c, k, X_test, y_test))
-        fit_many([m[1] for m in models], datasets, max_models=self.max_models)
-        fit_time = (time.perf_counter() - started) / len(models)
-
-        scores = np.empty((len(candidates), len(splits)))
-        score_times = np.empty_like(scores)
-        for (candidate, classifier, head), (c, k, X_test, y_test) in zip(
-            models, where, strict=True
-        ):
-            fitted = _assemble(candidate, head, classifier)
-            tick = time.perf_counter()
-            if sample_weight is None:
-                scores[c, k] = scorer(fitted, X_test, y_test)
-            else:  # weighted test scores, as GridSearchCV computes them
-                test_weight = sample_weight[splits[k][1]]
-                scores[c, k] = scorer(fitted, X_test, y_test, sample_weight=test_weight)
-            score_times[c, k] = time.perf_counter() - tick
+        out = _evaluate_batched(self, candidates, X, y, splits, routed_params, scorers)
         self.search_time_ = time.perf_counter() - started
-        self.cv_results_ = _results(candidates, scores, fit_time, score_times)
-        self.best_index_ = int(np.argmin(self.cv_results_["rank_test_score"]))
-        self.best_params_ = candidates[self.best_index_]
-        self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
-        self.scorer_ = scorer
-        self.n_splits_ = len(splits)
-        if self.refit:
-            tick = time.perf_counter()
-            weight_name = "sample_weight" if prefix == "" else prefix + "sample_weight"
-            weights = {} if sample_weight is None else {weight_name: sample_weight}
-            self.best_estimator_ = (
-                clone(self.estimator)
-                .set_params(**self.best_params_)
-                .fit(X, y, **weights)
+        _warn_or_raise_about_fit_failures(out, self.error_score)
+        if callable(self.scoring):
+            _insert_error_scores(out, self.error_score)
+        results = self._format_results(candidates, self.n_splits_, out)
+        first_test_score = out[0]["test_scores"]
+        self.multimetric_ = isinstance(first_test_score, dict)
+        if callable(self.scoring) and self.multimetric_:
+            self._check_refit_for_multimetric(first_test_score)
+            refit_metric = self.refit
+
+        if self.refit or not self.multimetric_:
+            self.best_index_ = self._select_best_index(
+                self.refit, refit_metric, results
             )
+            if not callable(self.refit):
+                self.best_score_ = results[f"mean_test_{refit_metric}"][
+                    self.best_index_
+                ]
+            self.best_params_ = results["params"][self.best_index_]
+        if self.refit:
+            self.best_estimator_ = clone(self.estimator).set_params(
+                **clone(self.best_params_, safe=False)
+            )
+            tick = time.perf_counter()
+            self.best_estimator_.fit(X, y, **routed_params.estimator.fit)
             self.refit_time_ = time.perf_counter() - tick
-        self.n_features_in_ = _num_features(X)
+            if hasattr(self.best_estimator_, "feature_names_in_"):
+                self.feature_names_in_ = self.best_estimator_.feature_names_in_
+        if isinstance(scorers, _MultimetricScorer):
+            self.scorer_ = scorers._scorers
+        else:
+            self.scorer_ = scorers
+        self.cv_results_ = results
         return self
 
-    def _check_refitted(self):
-        check_is_fitted(self)
-        if not self.refit:
-            raise AttributeError(
-                "This BatchedGridSearchCV was fitted with refit=False: it has no "
-                "best_estimator_ to predict with."
+
+class _Fold:
+    """One split's data and fit/score parameters, shared by all candidates."""
+
+    def __init__(self, estimator, X, y, train, test, routed_params):
+        self.X_train, self.y_train = _safe_split(estimator, X, y, train)
+        self.X_test, self.y_test = _safe_split(estimator, X, y, test, train)
+        fit, score = routed_params.estimator.fit, routed_params.scorer.score
+        self.fit_params = _check_method_params(X, params=fit, indices=train)
+        self.score_train = _check_method_params(X, params=score, indices=train)
+        self.score_test = _check_method_params(X, params=score, indices=test)
+
+
+def _evaluate_batched(search, candidates, X, y, splits, routed_params, scorers):
+    """Fit and score every candidate on every fold, as ``_fit_and_score`` would.
+
+    Returns one dict per candidate and fold (candidate-major, as GridSearchCV
+    orders them) with ``_fit_and_score``'s keys.
+    """
+    base = clone(search.estimator)
+    folds = [_Fold(base, X, y, train, test, routed_params) for train, test in splits]
+    started = time.perf_counter()
+    fitted, errors = _fit_candidates(search, base, candidates, folds)
+    fit_time = (time.perf_counter() - started) / len(fitted)
+    out = []
+    for at, estimator in enumerate(fitted):
+        fold = folds[at % len(folds)]
+        result = {"fit_time": fit_time, "n_test_samples": _num_samples(fold.X_test)}
+        tick = time.perf_counter()
+        if at in errors:  # as _fit_and_score scores a failed fit
+            if isinstance(scorers, _MultimetricScorer):
+                test_scores = {name: search.error_score for name in scorers._scorers}
+            else:
+                test_scores = search.error_score
+            train_scores = copy.copy(test_scores)
+        else:
+            error_score = search.error_score
+            test_scores = _score(
+                estimator,
+                fold.X_test,
+                fold.y_test,
+                scorers,
+                fold.score_test,
+                error_score,
             )
-        return True
-
-    @property
-    def classes_(self):
-        """Class labels of the best estimator."""
-        self._check_refitted()
-        return self.best_estimator_.classes_
-
-    @available_if(lambda self: self.refit)
-    def predict(self, X):
-        """Predict with the best estimator.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Predicted labels.
-        """
-        self._check_refitted()
-        return self.best_estimator_.predict(X)
-
-    @available_if(lambda self: self.refit)
-    def predict_proba(self, X):
-        """Class probabilities from the best estimator.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probabilities, columns ordered as ``classes_``.
-        """
-        self._check_refitted()
-        return self.best_estimator_.predict_proba(X)
-
-    @available_if(lambda self: self.refit)
-    def predict_log_proba(self, X):
-        """Log-probabilities of the classes from the best estimator.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            Log-probabilities, columns ordered as ``classes_``.
-        """
-        self._check_refitted()
-        return self.best_estimator_.predict_log_proba(X)
-
-    @available_if(lambda self: self.refit)
-    def score(self, X, y):
-        """Score of the best estimator with the search's scorer.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
-        y : array-like of shape (n_samples,)
-            True labels.
-
-        Returns
-        -------
-        score : float
-            ``scorer_(best_estimator_, X, y)``.
-        """
-        self._check_refitted()
-        return self.scorer_(self.best_estimator_, X, y)
+            if search.return_train_score:
+                train_scores = _score(
+                    estimator,
+                    fold.X_train,
+                    fold.y_train,
+                    scorers,
+                    fold.score_train,
+                    error_score,
+                )
+        result["score_time"] = 0.0 if at in errors else time.perf_counter() - tick
+        result["test_scores"] = test_scores
+        if search.return_train_score:
+            result["train_scores"] = train_scores
+        result["fit_error"] = errors.get(at)
+        out.append(result)
+    return out
 
 
-def _take(data, rows):
-    return data.iloc[rows] if hasattr(data, "iloc") else np.asarray(data)[rows]
+def _attempt(catch: bool, action, *args, **kwargs) -> tuple:
+    """``(action(...), None)``; ``(None, traceback)`` on an error if ``catch``."""
+    if not catch:
+        return action(*args, **kwargs), None
+    try:
+        return action(*args, **kwargs), None
+    except Exception:
+        return None, traceback.format_exc()
 
 
-def _prepare_fold(candidate, X, y, train, test):
-    """Fit a pipeline's earlier steps on a fold; the final step's train/test data."""
-    X_train, y_train = _take(X, train), _take(y, train)
-    X_test, y_test = _take(X, test), _take(y, test)
-    if not isinstance(candidate, Pipeline) or len(candidate) == 1:
-        return None, X_train, y_train, X_test, y_test
-    head = clone(candidate[:-1]).fit(X_train, y_train)
-    return head, head.transform(X_train), y_train, X_test, y_test
+def _fit_candidates(search, base, candidates, folds) -> tuple[list, dict]:
+    """Each candidate fitted on each fold, and the tracebacks of failed fits.
+
+    A pipeline's earlier steps are fitted by its own ``fit`` (the last step
+    stood in for), once per fold and setting of those steps; then all the
+    classifiers train together (:func:`_fit_models`). Without a numeric
+    ``error_score``, the first error propagates.
+    """
+    catch = search.error_score != "raise"
+    name = _final_step(base)[0]
+    prefix = "" if name is None else name + "__"
+    fitted, errors = [], {}
+    batched, datasets, batched_at = [], [], []
+    heads: dict[tuple, tuple] = {}
+    for params in candidates:
+        head_key = joblib.hash(
+            {k: v for k, v in params.items() if prefix and not k.startswith(prefix)}
+        )
+        for k, fold in enumerate(folds):
+            at = len(fitted)
+            candidate = clone(base).set_params(**clone(params, safe=False))
+            fitted.append(candidate)
+            classifier = _final_step(candidate)[1]
+            if not isinstance(classifier, MLPDigitClassifier):  # swapped out
+                _, error = _attempt(
+                    catch, candidate.fit, fold.X_train, fold.y_train, **fold.fit_params
+                )
+                if error is not None:
+                    errors[at] = error
+                continue
+            if (head_key, k) not in heads:
+                heads[head_key, k] = _attempt(catch, _fit_head, candidate, fold)
+            head, error = heads[head_key, k]
+            if error is not None:
+                errors[at] = error
+                continue
+            head_steps, X_final, y_final, final_params = head
+            if isinstance(candidate, Pipeline):
+                candidate.steps = [*head_steps, (name, classifier)]
+            if set(final_params) <= {"sample_weight"}:
+                batched.append(classifier)
+                datasets.append((X_final, y_final, final_params.get("sample_weight")))
+                batched_at.append(at)
+            else:  # parameters a classifier's fit would reject: it does so
+                _, error = _attempt(
+                    catch, classifier.fit, X_final, y_final, **final_params
+                )
+                if error is not None:
+                    errors[at] = error
+    failures: dict[int, str] = {}
+    _fit_models(batched, datasets, search.max_models, failures if catch else None)
+    errors.update({batched_at[i]: error for i, error in failures.items()})
+    return fitted, errors
 
 
-def _assemble(candidate, head, classifier):
-    """The fitted candidate: the fold's fitted earlier steps and the classifier."""
-    if head is None:
-        return classifier
-    return Pipeline([*head.steps, (candidate.steps[-1][0], classifier)])
+def _fit_head(candidate, fold: _Fold) -> tuple:
+    """Fit a candidate's steps before the classifier on a fold.
 
-
-def _results(candidates, scores, fit_time, score_times) -> dict:
-    n_candidates, n_splits = scores.shape
-    results: dict[str, Any] = {
-        "mean_fit_time": np.full(n_candidates, fit_time),
-        "std_fit_time": np.zeros(n_candidates),
-        "mean_score_time": score_times.mean(axis=1),
-        "std_score_time": score_times.std(axis=1),
-    }
-    names = sorted({name for params in candidates for name in params})
-    for name in names:
-        column = np.ma.MaskedArray(np.empty(n_candidates, dtype=object), mask=True)
-        for i, params in enumerate(candidates):
-            if name in params:
-                column[i] = params[name]
-        results[f"param_{name}"] = column
-    results["params"] = candidates
-    for k in range(n_splits):
-        results[f"split{k}_test_score"] = scores[:, k]
-    means = scores.mean(axis=1)
-    results["mean_test_score"] = means
-    results["std_test_score"] = scores.std(axis=1)
-    # Equal scores share the best rank and NaN ranks last, as in scikit-learn.
-    ranks = rankdata(-np.where(np.isnan(means), -np.inf, means), method="min")
-    ranks = ranks.astype(np.int32)
-    results["rank_test_score"] = ranks
-    return results
+    Returns the fitted earlier steps and what the classifier's ``fit`` would
+    get: the transformed data, labels and its fit parameters.
+    """
+    if not isinstance(candidate, Pipeline):
+        return [], fold.X_train, fold.y_train, fold.fit_params
+    name, classifier = candidate.steps[-1]
+    stand_in = _FinalStepStandIn(classifier)
+    candidate.steps = [*candidate.steps[:-1], (name, stand_in)]
+    candidate.fit(fold.X_train, fold.y_train, **fold.fit_params)
+    X_final, y_final, final_params = stand_in.fit_args
+    return candidate.steps[:-1], X_final, y_final, final_params

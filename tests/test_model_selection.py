@@ -344,3 +344,215 @@ def test_search_is_a_classifier_and_takes_one_step_pipelines(data):
     np.testing.assert_allclose(
         np.exp(search.predict_log_proba(X)), search.predict_proba(X), rtol=1e-6
     )
+
+
+# ------------------------------------ drop-in parity with GridSearchCV
+
+SMALL = {**BASE, "hidden_layer_sizes": (16,), "max_iter": 2}
+TIMES = ("mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time")
+
+
+@pytest.fixture(scope="module")
+def small():
+    """600 real MNIST images in float64, with integer sample weights."""
+    X, y = load_mnist(source="sample", return_X_y=True)
+    weight = np.random.default_rng(0).integers(0, 4, 600).astype(float)
+    return X[:600] / 255.0, y[:600], weight
+
+
+def assert_same_results(expected, search):
+    """cv_results_ key by key (all but the timings), and the best_* attributes."""
+    want, got = expected.cv_results_, search.cv_results_
+    assert sorted(got) == sorted(want)
+    for key in sorted(set(want) - set(TIMES)):
+        if key == "params":
+            assert got[key] == want[key]
+        elif key.startswith("param_"):
+            assert list(got[key]) == list(want[key])
+            np.testing.assert_array_equal(np.ma.getmaskarray(got[key]), want[key].mask)
+        elif key.startswith("rank_"):
+            np.testing.assert_array_equal(got[key], want[key])
+            assert got[key].dtype == want[key].dtype
+        else:
+            np.testing.assert_allclose(got[key], want[key], rtol=0, atol=1e-12)
+    for name in ("best_index_", "best_params_", "best_score_", "multimetric_"):
+        assert hasattr(search, name) == hasattr(expected, name), name
+        if hasattr(expected, name):
+            assert getattr(search, name) == pytest.approx(getattr(expected, name))
+    assert search.n_splits_ == expected.n_splits_
+
+
+def _both(estimator, grid, fit_params, quiet=True, **kwargs):
+    """GridSearchCV and BatchedGridSearchCV, fitted alike (3 folds)."""
+    kwargs.setdefault("cv", 3)
+    fits = [
+        lambda s=search: s(estimator, grid, **kwargs).fit(**fit_params)
+        for search in (GridSearchCV, BatchedGridSearchCV)
+    ]
+    return [_fit_quietly(fit) if quiet else fit() for fit in fits]
+
+
+def _pipe(*head):
+    return make_pipeline(*head, MLPDigitClassifier(**SMALL))
+
+
+def test_search_takes_step_fit_params_like_gridsearchcv(small):
+    X, y, w = small
+    grid = {"mlpdigitclassifier__alpha": [1e-4, 1e-1]}
+    fit = {"X": X, "y": y, "mlpdigitclassifier__sample_weight": w}
+    expected, search = _both(_pipe(StandardScaler()), grid, fit)
+    assert_same_results(expected, search)
+    np.testing.assert_allclose(
+        search.predict_proba(X), expected.predict_proba(X), rtol=0, atol=1e-12
+    )
+    # The weights reach the classifier: unweighted training scores otherwise.
+    unweighted = BatchedGridSearchCV(_pipe(StandardScaler()), grid, cv=3).fit(X, y)
+    assert not np.allclose(
+        unweighted.cv_results_["mean_test_score"],
+        search.cv_results_["mean_test_score"],
+    )
+
+
+def test_a_pipeline_rejects_unprefixed_sample_weight_like_gridsearchcv(small):
+    X, y, w = small
+    grid = {"mlpdigitclassifier__alpha": [1e-4]}
+    for search in (GridSearchCV, BatchedGridSearchCV):
+        with pytest.raises(ValueError, match="All the 3 fits failed"):
+            _fit_quietly(
+                lambda s=search: s(_pipe(), grid, cv=3).fit(X, y, sample_weight=w)
+            )
+        with pytest.raises(ValueError, match="does not accept the sample_weight"):
+            search(_pipe(), grid, cv=3, error_score="raise").fit(X, y, sample_weight=w)
+
+
+def test_search_with_metadata_routing_equals_gridsearchcv(small):
+    import sklearn
+    from sklearn.metrics import get_scorer
+    from sklearn.model_selection import GroupKFold
+
+    X, y, w = small
+    groups = np.arange(len(y)) % 4
+    grid = {"mlpdigitclassifier__alpha": [1e-4, 1e-1]}
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(
+            StandardScaler().set_fit_request(sample_weight=True),
+            MLPDigitClassifier(**SMALL)
+            .set_fit_request(sample_weight=True)
+            .set_score_request(sample_weight=True),
+        )
+        scorers = {
+            "default": None,
+            "weighted": get_scorer("accuracy").set_score_request(sample_weight=True),
+        }
+        for scoring in scorers.values():
+            fit = {"X": X, "y": y, "sample_weight": w, "groups": groups}
+            expected, search = _both(pipe, grid, fit, scoring=scoring, cv=GroupKFold(4))
+            assert_same_results(expected, search)
+            np.testing.assert_allclose(
+                search.predict_proba(X), expected.predict_proba(X), atol=1e-12
+            )
+            assert search.score(X, y, sample_weight=w) == pytest.approx(
+                expected.score(X, y, sample_weight=w)
+            )
+
+
+@pytest.mark.parametrize(
+    ("scoring", "refit"),
+    [
+        (["accuracy", "neg_log_loss"], "neg_log_loss"),
+        ({"acc": "accuracy", "bal": "balanced_accuracy"}, False),
+        (
+            lambda est, X, y: {"acc": est.score(X, y), "half": est.score(X, y) / 2},
+            lambda results: int(np.argmin(results["mean_test_half"])),
+        ),
+    ],
+    ids=["list", "dict", "callable"],
+)
+def test_search_with_multimetric_scoring_equals_gridsearchcv(small, scoring, refit):
+    X, y, _ = small
+    grid = {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2]}
+    estimator = MLPDigitClassifier(**SMALL)
+    expected, search = _both(
+        estimator, grid, {"X": X, "y": y}, scoring=scoring, refit=refit
+    )
+    assert_same_results(expected, search)
+    assert search.multimetric_
+    assert hasattr(search, "best_estimator_") == bool(refit)
+    if refit:
+        np.testing.assert_allclose(
+            search.predict_proba(X), expected.predict_proba(X), atol=1e-12
+        )
+    if isinstance(refit, str):
+        assert search.score(X, y) == pytest.approx(expected.score(X, y))
+
+
+def test_search_returns_train_scores_like_gridsearchcv(small):
+    X, y, w = small
+    grid = {"alpha": [1e-4, 1e-1]}
+    fit = {"X": X, "y": y, "sample_weight": w}
+    expected, search = _both(
+        MLPDigitClassifier(**SMALL), grid, fit, return_train_score=True
+    )
+    assert "split2_train_score" in search.cv_results_
+    assert_same_results(expected, search)
+
+
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
+def test_a_failing_candidate_gets_error_score_like_gridsearchcv(small):
+    from sklearn.exceptions import FitFailedWarning
+
+    X, y, _ = small
+    # Candidates (alpha, with_mean): (-1, True), (-1, "no"), (1e-4, True) and
+    # (1e-4, "no"); a negative alpha fails the classifier, "no" the scaler.
+    grid = {
+        "standardscaler__with_mean": [True, "no"],
+        "mlpdigitclassifier__alpha": [-1.0, 1e-4],
+    }
+    for error_score in (np.nan, -1.0):
+        with pytest.warns(FitFailedWarning, match="9 fits failed out of a total of 12"):
+            expected, search = _both(
+                _pipe(StandardScaler()),
+                grid,
+                {"X": X, "y": y},
+                quiet=False,
+                error_score=error_score,
+            )
+        assert_same_results(expected, search)
+        means = search.cv_results_["mean_test_score"]
+        failed = np.isnan(means) | (means == error_score)
+        np.testing.assert_array_equal(failed, [True, True, False, True])
+        assert list(search.cv_results_["rank_test_score"]) == [2, 2, 1, 2]
+    for search in (GridSearchCV, BatchedGridSearchCV):
+        with pytest.raises(ValueError, match="alpha"):
+            search(
+                _pipe(),
+                {"mlpdigitclassifier__alpha": [1e-4, -1.0]},
+                cv=3,
+                error_score="raise",
+            ).fit(X, y)
+
+
+def test_a_batch_out_of_memory_is_fitted_one_model_at_a_time(small, monkeypatch):
+    from skmnist import _batched
+
+    def out_of_memory(jobs, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(_batched, "train_batched", out_of_memory)
+    X, y, _ = small
+    grid = {"alpha": [1e-4, 1e-1]}
+    with pytest.warns(UserWarning, match="one at a time"):
+        expected, search = _both(
+            MLPDigitClassifier(**SMALL), grid, {"X": X, "y": y}, quiet=False
+        )
+    assert_same_results(expected, search)
+    with pytest.raises(MemoryError, match="lower max_models"):
+        fit_many([MLPDigitClassifier(**SMALL)], [(X, y)])
+
+
+def test_search_refuses_callbacks(small):
+    callback = pytest.importorskip("sklearn.callback")
+    search = BatchedGridSearchCV(MLPDigitClassifier(**SMALL), {"alpha": [1e-4]})
+    search.set_callbacks(callback.ScoringMonitor(scoring="accuracy"))
+    with pytest.raises(ValueError, match="does not support callbacks"):
+        search.fit(*small[:2])
