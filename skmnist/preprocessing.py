@@ -15,6 +15,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._inputs import host_array
 from ._user_warning import warn_user
 
 __all__ = ["MNIST_MEAN", "MNIST_STD", "PixelRangeWarning", "PixelScaler"]
@@ -245,7 +246,9 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             If ``X`` does not look like pixels on the scale of ``max_value``
             (see the class documentation).
         """
-        X = validate_data(self, X, accept_sparse=("csr", "csc"), dtype="numeric")
+        X = validate_data(
+            self, host_array(X, "X"), accept_sparse=("csr", "csc"), dtype="numeric"
+        )
         if sp.issparse(X) and self.standardize:
             raise ValueError(
                 f"PixelScaler(standardize={self.standardize!r}) cannot take sparse "
@@ -348,7 +351,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(
             self,
-            X,
+            host_array(X, "X"),
             accept_sparse=("csr", "csc"),
             dtype="numeric",
             reset=False,
@@ -379,7 +382,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(
             self,
-            X,
+            host_array(X, "X"),
             accept_sparse=("csr", "csc"),
             dtype=(np.float32, np.float64),
             reset=False,

@@ -556,3 +556,19 @@ def test_search_refuses_callbacks(small):
     search.set_callbacks(callback.ScoringMonitor(scoring="accuracy"))
     with pytest.raises(ValueError, match="does not support callbacks"):
         search.fit(*small[:2])
+
+
+@pytest.mark.parametrize("kind", ["csr", "tensor requiring grad"])
+def test_search_on_sparse_and_tensor_input_equals_gridsearchcv(small, kind):
+    import scipy.sparse as sp
+
+    X, y, _ = small
+    if kind == "csr":
+        data = sp.csr_matrix(X)
+    else:
+        data = torch.tensor(X, requires_grad=True)
+    grid = {"mlpdigitclassifier__alpha": [1e-4, 1e-2]}
+    expected, search = _both(
+        _pipe(PixelScaler(max_value=1.0)), grid, {"X": data, "y": y}
+    )
+    assert_same_results(expected, search)

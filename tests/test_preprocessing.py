@@ -222,3 +222,18 @@ def test_sparse_pipeline_into_mlpclassifier(sample):
     np.testing.assert_allclose(
         model.predict_proba(X_sparse[:20]), dense.predict_proba(X[:20]), atol=1e-5
     )
+
+
+def test_torch_tensors_are_scaled_as_their_arrays():
+    import torch
+
+    X = np.random.default_rng(0).integers(0, 256, size=(20, 784)).astype(np.float64)
+    expected = PixelScaler().fit_transform(X)
+    tensor = torch.tensor(X, requires_grad=True)
+    np.testing.assert_array_equal(PixelScaler().fit_transform(tensor), expected)
+    np.testing.assert_array_equal(
+        PixelScaler().fit(X).transform(tensor.to(torch.bfloat16)),
+        PixelScaler()
+        .fit(X)
+        .transform(tensor.detach().to(torch.bfloat16).float().numpy()),
+    )
