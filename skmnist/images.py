@@ -64,6 +64,7 @@ INVERT_CHOICES = ("auto", "always", "never")
 _MNIST_SIDE, _MNIST_BOX = 28, 20  # the field and the box the digit is scaled into
 _NOISE_SIGMAS = 4.0  # paper noise below this many standard deviations is paper
 _FLOOR = 0.15  # and so is anything under this share of the strongest ink
+_DUST = 8  # the polarity is decided past this many extreme pixels
 _MIN_PIECE = 0.01  # pieces of ink holding less than this share are specks
 _MAX_SIDE = 1024  # larger images are reduced to this many pixels first
 # Besides OSError, Pillow's decoders let these through on some malformed files.
@@ -160,7 +161,12 @@ def _ink(pixels: np.ndarray, invert: str) -> np.ndarray:
     paper = float(np.median(border))
     noise = 1.4826 * float(np.median(np.abs(border - paper)))  # sigma if Gaussian
     if invert == "auto":
-        dark_ink = paper - pixels.min() > pixels.max() - paper
+        # The extremes, past a few pixels of dust: the ink holds more than that.
+        flat = pixels.ravel()
+        k = min(_DUST, flat.size - 1)
+        darkest = np.partition(flat, k)[k]
+        brightest = np.partition(flat, flat.size - 1 - k)[flat.size - 1 - k]
+        dark_ink = paper - darkest > brightest - paper
     else:
         dark_ink = invert == "always"
     ink = paper - pixels if dark_ink else pixels - paper

@@ -171,6 +171,15 @@ def test_noise_and_specks_stay_paper(sample):
     assert np.allclose(com(result), com(reference), atol=0.5)
 
 
+def test_a_few_specks_of_the_other_polarity_do_not_flip_it(sample):
+    digit = sample[2][5].reshape(28, 28)
+    pencil = on_paper(digit, paper=170, ink=110)  # faint ink on grey paper
+    specks = pencil.copy()
+    specks[[3, 150, 190], [250, 5, 100]] = 255  # bright dust, brighter than the ink
+    reference = normalize_digit(pencil)
+    assert np.abs(normalize_digit(specks).astype(int) - reference).max() <= 1
+
+
 def test_transparent_and_colour_images_read_like_grayscale(sample, tmp_path):
     digit = sample[2][7].reshape(28, 28)
     sheet = on_paper(digit, paper=255, ink=0)
