@@ -17,7 +17,8 @@ command, read both ways.
 The model is the default pipeline trained on full MNIST when its IDX files are
 found (../shared/data/mnist or $SKMNIST_DATA/mnist), else a smaller one on the
 embedded sample. Run: ``python benchmarks/user_images.py [--n 3000]``. Writes
-benchmarks/results/user_images_<cpu>.{json,md}.
+benchmarks/results/user_images_<cpu>.{json,md} (user_images_<cpu>_sample with
+the sample's model).
 """
 
 from __future__ import annotations
@@ -272,6 +273,8 @@ def main() -> None:
         (w for w in ("epyc", "xeon", "ryzen", "core") if w in words),
         words[0] if words else "cpu",
     )
+    if data.startswith("embedded sample"):
+        name += "_sample"
     write_results(name, payload, "\n".join(lines))
 
 
