@@ -196,10 +196,11 @@ inputs:
   IDX files (e.g. t10k-images-idx3-ubyte[.gz]) of shape (n, 28, 28) or
   (n, 784); .npy arrays of shape (n, 784), (n, 28, 28) or (28, 28), with
   pixel intensities from 0 to 255; image files (PNG, JPEG, ...) of one
-  digit each. Images are converted to grayscale, inverted if most of their
-  border is bright (MNIST digits are white on black, so a dark digit on
-  white paper is inverted; see --invert), padded to a square and resized to
-  28x28 pixels. Transparent pixels count as white paper.
+  digit each. Images are normalised as MNIST's digits were (see
+  skmnist.images): paper to black and ink to white (a dark digit on light
+  paper is inverted; see --invert), the ink cropped, scaled into a 20x20
+  box and centred on 28x28 pixels by its centre of mass. Transparent pixels
+  count as white paper.
 
 output:
   CSV with the columns source,index,prediction (and proba_<class> with
@@ -406,8 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "always", "never"),
         default="auto",
         help=(
-            "invert image files (not arrays) to white on black: 'auto' when "
-            "most of the border is bright (default: %(default)s)"
+            "the ink of image files (not arrays): 'always' dark (inverted to "
+            "MNIST's white on black), 'never' light, 'auto' decided against "
+            "the paper's shade at the border (default: %(default)s)"
         ),
     )
     predict.set_defaults(run=_predict)
@@ -728,7 +730,7 @@ def _read_input(path: str, n_features: int, invert: str) -> np.ndarray:
         return _as_samples(np.load(path, allow_pickle=False), n_features, path)
     if head[:2] in _IDX_MAGICS:
         return _as_samples(read_idx(path), n_features, path)
-    from ._images import read_digit_image
+    from .images import read_digit_image
 
     side = _square_side(n_features)
     if side is None:
@@ -737,7 +739,7 @@ def _read_input(path: str, n_features: int, invert: str) -> np.ndarray:
             "features, which are not the pixels of a square image"
         )
     try:
-        pixels = read_digit_image(path, side, invert=invert)
+        pixels = read_digit_image(path, side=side, invert=invert)
     except OSError as exc:
         raise ValueError(
             f"{path!r} is not a .npy array, an IDX file or an image file that "

@@ -9,6 +9,7 @@ ORDER = [
     "plot_grid_search.py",
     "plot_confusion_matrix.py",
     "plot_first_layer_weights.py",
+    "plot_user_images.py",
     "plot_persistence.py",
 ]
 
