@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -125,7 +126,10 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.n_train, args.epochs)))
+        result = child(args.child, args.n_train, args.epochs)
+        # A shared machine's other work shows here: compare runs at like loads.
+        result["load_average_1min"] = os.getloadavg()[0]
+        print(json.dumps(result))
         return
 
     from _common import machine, write_results
@@ -144,6 +148,7 @@ def main() -> None:
         entry = {
             "fit_s": statistics.median(r["fit_s"] for r in results),
             "slowest_epoch_s": max(max(r["epoch_s"]) for r in results),
+            "load_average_1min": [r.get("load_average_1min") for r in results],
             "median_epoch_s": statistics.median(
                 e for r in results for e in r["epoch_s"]
             ),
@@ -177,12 +182,14 @@ def main() -> None:
         f"a fresh process, {args.repeats} interleaved repeats (medians).",
         "",
         "| state | fit (s) | median epoch (s) | slowest epoch (s) "
-        "| fit / clean fit, repeat by repeat |",
-        "|---|---:|---:|---:|---|",
+        "| fit / clean fit, repeat by repeat | load average after each fit |",
+        "|---|---:|---:|---:|---|---|",
         *(
             f"| {state} | {v['fit_s']:.2f} | {v['median_epoch_s']:.2f} | "
             f"{v['slowest_epoch_s']:.2f} | "
             + ", ".join(f"{x:.2f}" for x in v.get("fit_vs_clean_per_repeat", []))
+            + " | "
+            + ", ".join(f"{x:.1f}" for x in v["load_average_1min"] if x is not None)
             + " |"
             for state, v in summary.items()
         ),
