@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._fast_step import FastStep
+from ._plain_optim import construct, plain_method, plain_step
 from ._training_data import (
     DeviceData,
     SparseRows,
@@ -41,6 +42,7 @@ __all__ = [
     "TrainingState",
     "clone_module",
     "flush_denormals",
+    "flush_subnormals",
     "get_rng_states",
     "host_tensor",
     "make_optimizer",
@@ -109,7 +111,8 @@ def make_optimizer(module: nn.Module, config: OptimizerConfig) -> torch.optim.Op
     fast = {"fused": True} if device.type in ("cuda", "cpu") else {}
     lr = config.learning_rate_init
     if config.solver == "sgd":
-        return torch.optim.SGD(
+        return construct(
+            torch.optim.SGD,
             groups,
             lr=lr,
             momentum=config.momentum,
@@ -119,7 +122,8 @@ def make_optimizer(module: nn.Module, config: OptimizerConfig) -> torch.optim.Op
     optimizer_class = (
         torch.optim.AdamW if config.solver == "adamw" else torch.optim.Adam
     )
-    return optimizer_class(
+    return construct(
+        optimizer_class,
         groups,
         lr=lr,
         betas=(config.beta_1, config.beta_2),
@@ -139,9 +143,9 @@ def resume_optimizer(
     """
     if previous is None or type(previous) is not type(optimizer):
         return
-    state = optimizer.state_dict()
-    state["state"] = copy.deepcopy(previous.state_dict()["state"])
-    optimizer.load_state_dict(state)
+    state = plain_method(optimizer, "state_dict")()
+    state["state"] = copy.deepcopy(plain_method(previous, "state_dict")()["state"])
+    plain_method(optimizer, "load_state_dict")(state)
 
 
 _SOLVERS = {"Adam": "adam", "AdamW": "adamw", "SGD": "sgd"}
@@ -162,7 +166,9 @@ def optimizer_to_numpy(optimizer: torch.optim.Optimizer) -> dict:
                 else value
                 for key, value in entries.items()
             }
-            for index, entries in optimizer.state_dict()["state"].items()
+            for index, entries in plain_method(optimizer, "state_dict")()[
+                "state"
+            ].items()
         },
     }
 
@@ -170,7 +176,7 @@ def optimizer_to_numpy(optimizer: torch.optim.Optimizer) -> dict:
 def optimizer_from_numpy(module: nn.Module, saved: dict) -> torch.optim.Optimizer:
     """Rebuild an optimizer over ``module`` from :func:`optimizer_to_numpy`'s output."""
     optimizer = make_optimizer(module, OptimizerConfig(solver=saved["solver"]))
-    state = optimizer.state_dict()
+    state = plain_method(optimizer, "state_dict")()
     state["state"] = {
         index: {
             key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
@@ -178,7 +184,7 @@ def optimizer_from_numpy(module: nn.Module, saved: dict) -> torch.optim.Optimize
         }
         for index, entries in saved["state"].items()
     }
-    optimizer.load_state_dict(state)
+    plain_method(optimizer, "load_state_dict")(state)
     return optimizer
 
 
@@ -277,11 +283,14 @@ def _train_one_epoch(
             with autocast():
                 logits = module(xb)
             losses = _sample_losses(logits.to(data.dtype), yb, wb, label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
+            for parameter in module.parameters():
+                parameter.grad = None
             (losses.sum() / len(yb)).backward()
-            optimizer.step()
+            plain_step(optimizer)
             torch.neg(losses.detach(), out=sample_slot)
         step += 1
+        if step % FLUSH_EVERY == 0:
+            flush_subnormals(module, optimizer)
     return -float(log_likelihood.sum(dtype=torch.float64)) / n, step
 
 
@@ -533,6 +542,44 @@ def flush_denormals():
     finally:
         if supported and not already:
             torch.set_flush_denormal(False)
+
+
+#: Steps between two :func:`flush_subnormals` calls during training.
+FLUSH_EVERY = 16
+
+
+def flush_subnormals(module: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Set the parameters and optimizer moments closer to zero than √tiny to zero.
+
+    A weight that gets no gradient from the data (one of an always-blank
+    border pixel, one out of a unit that never fires) shrinks geometrically
+    under the L2 penalty, and so do its Adam moments; in float32 they reach
+    the subnormal range within a few epochs and stay there, tens of thousands
+    of them on MNIST. Every later step then computes on subnormals, which
+    x86 CPUs do many times slower unless the thread that runs the kernel
+    flushes them, and torch's worker threads flush only if they were started
+    while the calling thread did (see :func:`flush_denormals`). Zero is a
+    fixed point of that decay (zero weight, zero moments: zero update), so
+    values are sent there long before they become subnormal: below
+    ``sqrt(tiny)`` (1.1e-19 in float32), a value whose square (Adam squares
+    the gradient) is subnormal already and whose contribution no float32 sum
+    next to the network's other terms can show. Called every
+    :data:`FLUSH_EVERY` steps, which no moment decays fast enough to cross
+    from the threshold into the subnormal range in between.
+    """
+    with torch.no_grad():
+        for tensor in _float_state(module, optimizer):
+            limit = math.sqrt(torch.finfo(tensor.dtype).tiny)
+            tensor.masked_fill_(tensor.abs() < limit, 0.0)
+
+
+def _float_state(module: nn.Module, optimizer: torch.optim.Optimizer):
+    """The parameters, then the optimizer's floating tensors other than scalars."""
+    yield from (p.detach() for p in module.parameters())
+    for entries in optimizer.state.values():
+        for value in entries.values():
+            if torch.is_tensor(value) and value.is_floating_point() and value.ndim:
+                yield value
 
 
 def _flushing_denormals() -> bool:

@@ -24,10 +24,13 @@ The gradients agree with autograd's to float rounding (tested).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
 from torch import nn
+
+from ._plain_optim import plain_step
 
 __all__ = ["FastStep"]
 
@@ -261,7 +264,9 @@ class FastStep:
             output.weight.grad,
             output.bias.grad,
         )
-        self.update = _fused_update(optimizer) or optimizer.step
+        self.update = _fused_update(optimizer) or functools.partial(
+            plain_step, optimizer
+        )
         self.label_smoothing = label_smoothing
         self.hit = output.weight.new_full((1, 0), label_smoothing - 1.0)
 

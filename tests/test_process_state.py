@@ -1,0 +1,111 @@
+"""A fit costs the same whatever the process did before it.
+
+Two things made it depend on the process's history: the first fit in a
+process imported ``torch._dynamo`` (seconds) when the optimizer was built,
+and training left subnormal floats in the weights and the Adam moments, which
+x86 CPUs compute on many times slower unless every thread that runs the
+kernels flushes them (torch's worker threads flush only if they were started
+while the flag was set).
+"""
+
+import contextlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from skmnist import MLPDigitClassifier, _engine
+from skmnist.datasets import load_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run_fresh(code: str) -> str:
+    """Run ``code`` in a fresh interpreter that imports this checkout first."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *sys.path]))
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"solver": "adam"}, {"solver": "adamw"}, {"solver": "sgd"}, {"dropout": 0.2}],
+    ids=["adam", "adamw", "sgd", "autograd-path"],
+)
+def test_fit_does_not_import_dynamo(params):
+    """Building and stepping the optimizer must not import torch._dynamo."""
+    out = _run_fresh(
+        f"""
+        import sys
+        from skmnist import MLPDigitClassifier
+        from skmnist.datasets import load_mnist
+        X, y = load_mnist(source="sample", return_X_y=True)
+        clf = MLPDigitClassifier((16,), max_iter=1, batch_size=500,
+                                 random_state=0, **{params!r})
+        clf.fit(X[:1000] / 255.0, y[:1000])
+        clf.partial_fit(X[:500] / 255.0, y[:500])
+        print("torch._dynamo" in sys.modules)
+        """
+    )
+    assert out == "False"
+
+
+def _subnormals(tensor: torch.Tensor) -> int:
+    """How many entries of a float32 tensor are subnormal (read as integers)."""
+    assert tensor.dtype == torch.float32
+    bits = tensor.detach().cpu().contiguous().view(torch.int32) & 0x7FFFFFFF
+    return int(((bits > 0) & (bits < 0x00800000)).sum())
+
+
+def _state_tensors(clf):
+    yield from clf.module_.parameters()
+    for state in clf._optimizer.state.values():
+        yield from (t for t in state.values() if torch.is_tensor(t))
+
+
+def test_subnormal_count_helper():
+    tiny = torch.finfo(torch.float32).tiny
+    values = torch.tensor([0.0, tiny, tiny / 2, -tiny / 4, 1.0, -3e-39, 1e-45])
+    assert _subnormals(values) == 4
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_long_fit_leaves_no_subnormals(monkeypatch):
+    """Weights with no data gradient decay under the L2 penalty towards zero.
+
+    Adam's moments of those weights decay too; in float32 they ended up as
+    subnormals that every later step multiplied (tens of thousands of them
+    after a default fit on MNIST). With no thread flushing, the weights and
+    the optimizer state must hold none after a long fit.
+    """
+    monkeypatch.setattr(_engine, "flush_denormals", contextlib.nullcontext)
+    X, y = load_mnist(source="sample", return_X_y=True)
+    # The border pixels are zero: their weights get no gradient from the data.
+    X = (X[:1000] / 255.0).astype(np.float32)
+    clf = MLPDigitClassifier(
+        (32,), max_iter=20, batch_size=10, random_state=0, learning_rate="constant"
+    )
+    # One thread, not flushing: every kernel stores what it computes.
+    was_flushing, threads = _engine._flushing_denormals(), torch.get_num_threads()
+    torch.set_flush_denormal(False)
+    torch.set_num_threads(1)
+    try:
+        clf.fit(X, y[:1000])
+    finally:
+        torch.set_flush_denormal(was_flushing)
+        torch.set_num_threads(threads)
+    counts = [_subnormals(t) for t in _state_tensors(clf)]
+    assert sum(counts) == 0, counts
+    assert np.isfinite(clf.loss_curve_).all()
