@@ -26,11 +26,12 @@ from pathlib import Path
 import joblib
 import matplotlib.pyplot as plt
 import numpy as np
+import skops.io
 from sklearn.pipeline import make_pipeline
 
 from skmnist import MLPDigitClassifier, PixelScaler
 from skmnist.datasets import load_mnist
-from skmnist.persistence import load_model, save_model
+from skmnist.persistence import TRUSTED_TYPES, load_model, save_model
 
 X_train, y_train = load_mnist(subset="train", source="sample", return_X_y=True)
 X_test, y_test = load_mnist(subset="test", source="sample", return_X_y=True)
@@ -88,16 +89,17 @@ fig.suptitle("Predictions of the reloaded pipeline")
 # %%
 # Continuing training after loading
 # ---------------------------------
-# The file holds no optimizer state (Adam's moment estimates), so
-# ``partial_fit`` or a ``warm_start`` fit on a loaded model continues from its
-# weights with a fresh optimizer.
+# The file holds no optimizer state (Adam's moment estimates) unless the
+# classifier has ``keep_optimizer_state=True``, so ``partial_fit`` or a
+# ``warm_start`` fit on a loaded model continues from its weights with a
+# fresh optimizer.
 # %%
 # The secure format
 # -----------------
-# :func:`~skmnist.persistence.save_model` writes a zip of JSON metadata and
-# ``.npy`` arrays with checksums; :func:`~skmnist.persistence.load_model`
-# reads it without pickle and builds only skmnist's estimators and
-# scikit-learn's ``Pipeline``.
+# :func:`~skmnist.persistence.save_model` writes a `skops
+# <https://skops.readthedocs.io>`_ file; :func:`~skmnist.persistence.load_model`
+# reads it without pickle, and builds only skmnist's estimators, scikit-learn's
+# ``Pipeline`` and plain values: a file holding any other type is refused.
 secure_path = folder / "mnist-mlp.skmnist"
 save_model(model, secure_path)
 secure = load_model(secure_path)
@@ -105,6 +107,16 @@ print(f"{secure_path.name}: {secure_path.stat().st_size / 1e6:.2f} MB")
 print(
     "identical probabilities:",
     np.array_equal(secure.predict_proba(X_test), proba_before),
+)
+
+# %%
+# It is an ordinary skops file: ``skops.io.load`` reads it when told to trust
+# the types of ``TRUSTED_TYPES``, and nothing more.
+print("trusted:", TRUSTED_TYPES)
+plain = skops.io.load(secure_path, trusted=TRUSTED_TYPES)
+print(
+    "identical probabilities:",
+    np.array_equal(plain.predict_proba(X_test), proba_before),
 )
 
 path.unlink()

@@ -1,0 +1,242 @@
+"""The checks that skmnist adds to skops files, before and after skops loads one.
+
+:func:`skops.io.loads` audits a file's types against its defaults (which
+trust every scikit-learn estimator) and the ``trusted`` list, then builds
+the object. :mod:`skmnist.persistence` wants less: a file may hold only the
+types of :data:`ALLOWED_TYPES`, no compressed or unreferenced member, and
+must give a fitted skmnist model whose parts agree. The zip archive itself is
+read by :mod:`zipfile` (including its CRC-32 check) and the objects are built
+by skops: nothing here reads or writes the container by hand.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from .classifier import MLPDigitClassifier
+from .preprocessing import PixelScaler
+
+#: The estimator types a model file may hold, which skops must be told to trust.
+ESTIMATOR_TYPES = (MLPDigitClassifier, PixelScaler, Pipeline)
+STEP_TYPES = (MLPDigitClassifier, PixelScaler)
+
+_NUMPY_SCALARS = (
+    np.bool_,
+    *(np.dtype(f"{kind}{size}").type for kind in "iu" for size in (1, 2, 4, 8)),
+    np.float16,
+    np.float32,
+    np.float64,
+    np.str_,
+)
+#: Every type that may appear in a model file: the estimators, and the plain
+#: values and arrays of their parameters and fitted state.
+ALLOWED_TYPES = frozenset(
+    {
+        *(f"{cls.__module__}.{cls.__qualname__}" for cls in ESTIMATOR_TYPES),
+        *(f"builtins.{c.__name__}" for c in (dict, list, tuple, str, int, float, bool)),
+        "numpy.ndarray",
+        "numpy.random.mtrand.RandomState",
+        *(f"numpy.{cls.__name__}" for cls in _NUMPY_SCALARS),
+    }
+)
+#: The skops loaders those types need (each node of a file names its loader).
+ALLOWED_LOADERS = frozenset(
+    {
+        "ObjectNode",  # the estimators: __new__, then their __setstate__
+        "DictNode",
+        "ListNode",
+        "TupleNode",
+        "JsonNode",  # str, int, float, bool, None
+        "TypeNode",  # the types of dict keys
+        "NdArrayNode",  # read by numpy.load(allow_pickle=False)
+        "RandomStateNode",
+        "CachedNode",  # a second reference to an object already read
+    }
+)
+SCHEMA = "schema.json"
+_OLD_METADATA = "metadata.json"  # the format of skmnist's development versions
+
+
+class FileError(ValueError):
+    """A complete error message about the file (it names the file)."""
+
+
+def open_archive(data: bytes, name: str) -> zipfile.ZipFile:
+    """The zip archive, refused unless it is a readable, uncompressed skops file."""
+    if not data.startswith(b"PK\x03\x04"):
+        raise FileError(f"{name!r} is not a skmnist model file: not a zip archive.")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except Exception as exc:  # BadZipFile, and what a hostile header provokes
+        raise FileError(
+            f"{name!r} is corrupted (unreadable zip archive: {exc}); it may be "
+            "truncated, or not a skmnist model file."
+        ) from None
+    names = {info.filename for info in infos}
+    if SCHEMA not in names:
+        if _OLD_METADATA in names:
+            raise FileError(
+                f"{name!r} is in the model format of skmnist's development "
+                f"versions ({_OLD_METADATA}), which this skmnist no longer reads: "
+                "retrain the model and save it again."
+            )
+        raise FileError(
+            f"{name!r} is not a skmnist model file: the archive has no {SCHEMA}."
+        )
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+            raise FileError(
+                f"{name!r} holds a compressed or encrypted member "
+                f"({info.filename}), which is not read: save the model without "
+                "compression (the default of save_model and skops.io.dump)."
+            )
+        if info.file_size > len(data):
+            raise FileError(
+                f"{name!r} is corrupted (member {info.filename} claims "
+                f"{info.file_size} bytes in a file of {len(data)})."
+            )
+    try:
+        damaged = archive.testzip()  # reads every member, checks its CRC-32
+    except Exception as exc:
+        raise FileError(f"{name!r} is corrupted ({exc}).") from None
+    if damaged is not None:
+        raise FileError(f"{name!r} is corrupted (CRC-32 mismatch in {damaged}).")
+    return archive
+
+
+def read_schema(archive: zipfile.ZipFile, name: str) -> dict:
+    """``schema.json``, with its types and members checked before skops sees it."""
+    try:
+        schema = json.loads(archive.read(SCHEMA).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise FileError(
+            f"{name!r} is not a skmnist model file: its {SCHEMA} is not JSON ({exc})."
+        ) from None
+    if not isinstance(schema, dict) or "__loader__" not in schema:
+        raise FileError(f"{name!r} is not a skmnist model file: no skops {SCHEMA}.")
+    types, loaders, files = _nodes(schema, name)
+    unexpected = sorted(types - ALLOWED_TYPES)
+    if unexpected:
+        raise FileError(
+            f"{name!r} holds objects of types {unexpected}, which a skmnist model "
+            "file may not hold: it is refused unread (nothing from it ran)."
+        )
+    unexpected = sorted(loaders - ALLOWED_LOADERS)
+    if unexpected:
+        raise FileError(
+            f"{name!r} holds objects that skops would build with {unexpected}, "
+            "which a skmnist model file does not need: it is refused unread."
+        )
+    root = f"{schema['__module__']}.{schema['__class__']}"
+    if root not in {f"{c.__module__}.{c.__qualname__}" for c in ESTIMATOR_TYPES}:
+        raise FileError(
+            f"{name!r} holds a {root}, not an MLPDigitClassifier, a PixelScaler "
+            "or a Pipeline of them."
+        )
+    members = set(archive.namelist()) - {SCHEMA}
+    for problem, found in [
+        ("missing", files - members),
+        ("unexpected", members - files),
+    ]:
+        if found:
+            raise FileError(f"{name!r} is corrupted ({problem} member {min(found)}).")
+    return schema
+
+
+def unexpected_types(data: bytes) -> list[str]:
+    """The types in a skops file (written here) that a model file may not hold."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        types, _, _ = _nodes(json.loads(archive.read(SCHEMA)), "the model")
+    return sorted(types - ALLOWED_TYPES)
+
+
+def _nodes(schema: dict, name: str) -> tuple[set[str], set[str], set[str]]:
+    """The types and loaders of all the nodes of a schema, and the members they name.
+
+    Every JSON object with a ``"__loader__"`` is a skops node, which names
+    its type by ``"__module__"`` and ``"__class__"``; this walks all of them,
+    wherever they are, without interpreting the rest.
+    """
+    types, loaders, files, stack = set(), set(), set(), [schema]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            if "__loader__" in value:
+                module, cls = value.get("__module__"), value.get("__class__")
+                loader = value["__loader__"]
+                if not all(isinstance(v, str) for v in (module, cls, loader)):
+                    raise FileError(
+                        f"{name!r} is not a valid skmnist model file: a node of "
+                        f"its {SCHEMA} has no type."
+                    )
+                types.add(f"{module}.{cls}")
+                loaders.add(loader)
+                if isinstance(value.get("file"), str):
+                    files.add(value["file"])
+            stack.extend(value.values())
+    return types, loaders, files
+
+
+def check_model(model: Any) -> list[MLPDigitClassifier]:
+    """Check what skops built: a fitted model whose parts agree; its classifiers.
+
+    Raises ValueError with what is wrong (the caller adds the file's name).
+    """
+    if isinstance(model, Pipeline):
+        steps = model.steps
+        if not (isinstance(steps, list) and steps):
+            raise ValueError("the pipeline has no steps")
+        for step in steps:
+            if not (
+                isinstance(step, tuple)
+                and len(step) == 2
+                and isinstance(step[0], str)
+                and type(step[1]) in STEP_TYPES
+            ):
+                raise ValueError(
+                    "a pipeline step is not a (name, MLPDigitClassifier or "
+                    "PixelScaler) pair"
+                )
+        model._validate_steps()  # unique, valid names; transformers before the last
+        model._validate_params()
+        estimators = [step for _, step in steps]
+    else:
+        estimators = [model]
+    for estimator in estimators:
+        estimator._validate_params()  # InvalidParameterError: a ValueError
+        check_is_fitted(estimator)
+        if isinstance(estimator, MLPDigitClassifier):
+            _check_classifier(estimator)
+    return [e for e in estimators if isinstance(e, MLPDigitClassifier)]
+
+
+def _check_classifier(clf: MLPDigitClassifier) -> None:
+    module = getattr(clf, "module_", None)
+    if not isinstance(module, torch.nn.Sequential):
+        raise ValueError("the classifier has no network")
+    layers = [m for m in module if isinstance(m, torch.nn.Linear)]
+    classes = getattr(clf, "classes_", None)
+    if not (
+        isinstance(classes, np.ndarray)
+        and classes.ndim == 1
+        and len(classes) >= 2
+        and layers
+        and layers[0].in_features == clf.n_features_in_
+        and layers[-1].out_features == len(classes) == clf.n_outputs_
+        and clf.n_layers_ == len(layers) + 1
+    ):
+        raise ValueError(
+            "the fitted attributes of the classifier (n_features_in_, classes_, "
+            "n_outputs_, n_layers_) contradict its network"
+        )
