@@ -198,7 +198,39 @@ def from_portable(portable: dict, device: torch.device | str) -> nn.Module:
             "incompatible skmnist version. Load it with the skmnist version that "
             "saved it, or retrain it."
         )
-    module = build_mlp(**portable["architecture"])
+    # The architecture comes from a file: describe it on the meta device
+    # (no memory) and check it against the stored weights before allocating,
+    # so a hostile file cannot make us allocate what its weights do not hold.
+    with torch.device("meta"):
+        module = build_mlp(**portable["architecture"])
     module.to(dtype=getattr(torch, portable["dtype"]))
+    _check_stored_state(module, portable["state"])
+    module.to_empty(device="cpu")
     load_numpy_state(module, portable["state"])
     return module.to(device).eval()
+
+
+def _check_stored_state(module: nn.Module, state: dict) -> None:
+    """Raise ValueError unless ``state`` holds exactly ``module``'s tensors."""
+    expected = {name: tuple(t.shape) for name, t in module.state_dict().items()}
+    stored = {name: np.shape(array) for name, array in state.items()}
+    if expected != stored:
+        missing = sorted(set(expected) - set(stored))
+        extra = sorted(set(stored) - set(expected))
+        wrong = sorted(
+            f"{name} {stored[name]} (the architecture needs {expected[name]})"
+            for name in set(expected) & set(stored)
+            if expected[name] != stored[name]
+        )
+        details = "; ".join(
+            text
+            for text in (
+                f"missing {', '.join(missing)}" if missing else "",
+                f"unexpected {', '.join(extra)}" if extra else "",
+                f"wrong shapes: {', '.join(wrong)}" if wrong else "",
+            )
+            if text
+        )
+        raise ValueError(
+            f"The stored weights do not match the stored architecture: {details}."
+        )

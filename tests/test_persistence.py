@@ -636,6 +636,19 @@ def test_huge_sizes(pipeline_bytes, tmp_path):
         load_model(write(tmp_path, edited(pipeline_bytes, architecture)))
 
 
+def test_a_stored_architecture_is_checked_before_anything_is_allocated():
+    from skmnist._network import build_mlp, from_portable, to_portable
+
+    arch = {"n_features": 4, "hidden_layer_sizes": [3], "n_outputs": 2}
+    portable = to_portable(build_mlp(**arch), arch)
+    portable["architecture"] = {**arch, "hidden_layer_sizes": [10**12]}
+    # 10**12 units would be terabytes: the mismatch must be found first.
+    with pytest.raises(
+        ValueError, match=r"0\.weight \(3, 4\) \(the architecture needs"
+    ):
+        from_portable(portable, "cpu")
+
+
 @pytest.mark.parametrize(
     "edit",
     [
