@@ -43,6 +43,7 @@ __all__ = [
     "seeded",
     "set_rng_states",
     "train_epochs",
+    "train_lbfgs",
 ]
 
 
@@ -87,6 +88,7 @@ class TrainingState:
     diverged: bool = False
     interrupted: bool = False
     stopped_by_callback: bool = False
+    final_loss: float | None = None
 
 
 def make_optimizer(module: nn.Module, config: OptimizerConfig) -> torch.optim.Optimizer:
@@ -225,11 +227,36 @@ def _sample_losses(
     weight: torch.Tensor | None,
     label_smoothing: float,
 ) -> torch.Tensor:
-    """Each sample's label-smoothed cross-entropy, times its weight if any."""
-    losses = F.cross_entropy(
-        logits, y, reduction="none", label_smoothing=label_smoothing
-    )
+    """Each sample's label-smoothed cross-entropy, times its weight if any.
+
+    A 2-D float ``y`` is a multilabel indicator matrix: each label has its own
+    logistic output, and a sample's loss is the sum of its labels' log-losses
+    (smoothed targets move towards 0.5).
+    """
+    if y.ndim == 2:
+        target = (
+            y
+            if not label_smoothing
+            else y * (1 - label_smoothing) + (0.5 * label_smoothing)
+        )
+        losses = F.binary_cross_entropy_with_logits(
+            logits, target, reduction="none"
+        ).sum(dim=1)
+    else:
+        losses = F.cross_entropy(
+            logits, y, reduction="none", label_smoothing=label_smoothing
+        )
     return losses if weight is None else losses * weight
+
+
+def l2_penalty(module: nn.Module, alpha: float) -> torch.Tensor:
+    """``alpha / 2`` times the squared norm of the weights (not the biases)."""
+    total = sum(
+        (p * p).sum()
+        for name, p in module.named_parameters()
+        if name.endswith("weight")
+    )
+    return 0.5 * alpha * total
 
 
 def _train_one_epoch(
@@ -251,11 +278,15 @@ def _train_one_epoch(
     # Minus each sample's loss, summed once at the end of the epoch.
     log_likelihood = torch.empty(n, device=device, dtype=data.dtype)
     autocast = _autocast_factory(device, data.dtype)
-    fast_step = FastStep.create(
-        module,
-        optimizer,
-        autocast=autocast is not contextlib.nullcontext,
-        label_smoothing=label_smoothing,
+    fast_step = (
+        None  # the fast step knows the softmax cross-entropy only
+        if data.y.ndim == 2
+        else FastStep.create(
+            module,
+            optimizer,
+            autocast=autocast is not contextlib.nullcontext,
+            label_smoothing=label_smoothing,
+        )
     )
     module.train()
     for start, xb, yb, wb in minibatches(data, order, batch_size):
@@ -320,8 +351,13 @@ def predict_batches(
 def _validation_accuracy(
     module: nn.Module, X_val: np.ndarray, y_val: np.ndarray, w_val: np.ndarray | None
 ) -> float:
-    predicted = predict_batches(module, X_val, output=lambda z: z.argmax(dim=1))
-    return float(np.average(predicted == y_val, weights=w_val))
+    if y_val.ndim == 2:  # multilabel: the share of samples with every label right
+        predicted = predict_batches(module, X_val, output=lambda z: z > 0)
+        correct = np.all(predicted == (y_val > 0.5), axis=1)
+    else:
+        predicted = predict_batches(module, X_val, output=lambda z: z.argmax(dim=1))
+        correct = predicted == y_val
+    return float(np.average(correct, weights=w_val))
 
 
 def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -448,6 +484,76 @@ def train_epochs(
     if best_weights is not None:
         module.load_state_dict(best_weights)
     module.eval()
+    return state
+
+
+def train_lbfgs(
+    module: nn.Module,
+    data: DeviceData,
+    state: TrainingState,
+    *,
+    alpha: float,
+    max_iter: int,
+    max_fun: int,
+    tol: float,
+    label_smoothing: float = 0.0,
+) -> TrainingState:
+    """Minimise the full-batch loss plus ``alpha / 2 * ||W||^2`` with L-BFGS.
+
+    torch's :class:`torch.optim.LBFGS` with a strong-Wolfe line search and a
+    history of 10 corrections, as scipy's L-BFGS-B that MLPClassifier uses:
+    it stops when the largest gradient entry falls to ``tol``, the loss
+    stops changing, ``max_iter`` iterations are done or ``max_fun`` loss
+    evaluations are spent. ``state.n_iter`` gains the iterations run,
+    ``state.loss_curve`` is left as it is, and ``state.converged`` tells
+    whether it stopped before a budget ran out. If the loss becomes
+    non-finite the weights are restored with a warning.
+    """
+    X, y, weight = data.rows(data.X), data.y, data.weight
+    optimizer = torch.optim.LBFGS(
+        module.parameters(),
+        lr=1.0,
+        max_iter=max_iter,
+        max_eval=max_fun,
+        tolerance_grad=tol,
+        tolerance_change=float(np.finfo(np.float64).eps * 1e7),  # scipy's ftol
+        history_size=10,
+        line_search_fn="strong_wolfe",
+    )
+    initial = _snapshot(module)
+    module.train()
+
+    def objective() -> torch.Tensor:
+        losses = _sample_losses(module(X), y, weight, label_smoothing)
+        return losses.mean() + l2_penalty(module, alpha)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        loss = objective()
+        loss.backward()
+        return loss
+
+    loss = float(optimizer.step(closure).detach())
+    with torch.no_grad():
+        final = float(objective())
+    lbfgs_state = optimizer.state[next(module.parameters())]
+    n_iter = int(lbfgs_state.get("n_iter", 0))
+    evaluations = int(lbfgs_state.get("func_evals", 0))
+    module.eval()
+    if not (math.isfinite(loss) and math.isfinite(final)):
+        module.load_state_dict(initial)
+        state.diverged = True
+        warn_user(
+            f"L-BFGS diverged: the loss is {final}. The initial weights were kept. "
+            "Scale the input (e.g. with PixelScaler) or raise alpha.",
+            RuntimeWarning,
+        )
+        return state
+    state.n_iter += n_iter
+    state.t += n_iter * len(data)
+    state.best_loss = min(state.best_loss, final)
+    state.final_loss = final
+    state.converged = n_iter < max_iter and evaluations < max_fun
     return state
 
 

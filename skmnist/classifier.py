@@ -11,17 +11,20 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, compute_sample_weight
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
     Options,
     StrOptions,
 )
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
+    column_or_1d,
     validate_data,
 )
 
@@ -35,6 +38,13 @@ from ._user_warning import warn_user
 __all__ = ["MLPDigitClassifier"]
 
 _FLOAT_DTYPES = (np.float32, np.float64)
+
+#: ``max_iter="auto"``: at least this many epochs, and on small data as many
+#: more as it takes to make this many optimizer steps (minibatches).
+AUTO_MIN_EPOCHS = 20
+AUTO_MIN_STEPS = 2000
+#: ``max_iter="auto"`` with ``solver="lbfgs"``: MLPClassifier's 200 iterations.
+AUTO_LBFGS_ITERATIONS = 200
 
 
 @dataclass
@@ -54,6 +64,8 @@ class _FitPlan:
     stopping: _engine.StoppingConfig
     batch_size: int
     augment: Distortion | None
+    max_iter: int = 1
+    n_iter_start: int = 0
 
     def build_module(self) -> torch.nn.Sequential:
         """A freshly initialised network (draws from torch's seeded generator)."""
@@ -257,7 +269,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "solver": [StrOptions({"adam", "adamw", "sgd"})],
+        "solver": [StrOptions({"adam", "adamw", "sgd", "lbfgs"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
@@ -266,7 +278,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         "learning_rate": [StrOptions({"cosine", "constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -290,6 +302,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         "device": [str, torch.device],
         "keep_optimizer_state": ["boolean"],
         "callbacks": [list, None],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -303,7 +316,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         learning_rate="cosine",
         learning_rate_init=1e-3,
         power_t=0.5,
-        max_iter=20,
+        max_iter="auto",
         shuffle=True,
         random_state=None,
         tol=1e-4,
@@ -324,6 +337,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         device="auto",
         keep_optimizer_state=False,
         callbacks=None,
+        max_fun=15000,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -354,6 +368,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.keep_optimizer_state = keep_optimizer_state
         self.callbacks = callbacks
+        self.max_fun = max_fun
 
     # ------------------------------------------------------------------ fit
 
@@ -381,6 +396,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             self._fit, X, y, sample_weight, None, incremental, False
         )
 
+    @available_if(lambda est: est.solver != "lbfgs")
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch on ``X`` and ``y``, keeping the optimizer state.
@@ -403,6 +419,11 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             The updated estimator.
         """
         fitted = self._is_fitted()
+        if self.early_stopping:  # as MLPClassifier: one epoch has nothing to stop
+            raise ValueError(
+                "partial_fit does not support early_stopping=True: it trains one "
+                "epoch per call. Set early_stopping=False, or use fit."
+            )
         if self.class_weight == "balanced":
             raise ValueError(
                 "class_weight='balanced' is not supported by partial_fit: one batch "
@@ -440,32 +461,51 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             else:
                 module = plan.build_module()
                 state = _engine.TrainingState()
-            optimizer = _engine.make_optimizer(module, plan.optimizer_config)
-            if incremental:
+            lbfgs = self.solver == "lbfgs"
+            optimizer = (
+                None  # L-BFGS starts afresh at every fit, as in MLPClassifier
+                if lbfgs
+                else _engine.make_optimizer(module, plan.optimizer_config)
+            )
+            if incremental and not lbfgs:
                 _engine.resume_optimizer(optimizer, getattr(self, "_optimizer", None))
-            max_iter = 1 if one_epoch else self.max_iter
-            reporter = EpochReporter(self.verbose, max_iter)
+            max_iter = plan.max_iter
+            reporter = EpochReporter(0 if lbfgs else self.verbose, max_iter)
             try:
                 data = _engine.DeviceData.from_numpy(
                     plan.X, plan.y, plan.weight, plan.device, plan.dtype
                 )
-                state = _engine.train_epochs(
-                    module,
-                    optimizer,
-                    data,
-                    state,
-                    optimizer_config=plan.optimizer_config,
-                    stopping=plan.stopping,
-                    max_iter=max_iter,
-                    batch_size=plan.batch_size,
-                    shuffle=self.shuffle,
-                    label_smoothing=self.label_smoothing,
-                    augment=plan.augment,
-                    validation=plan.validation,
-                    check_stopping=not one_epoch,
-                    verbose=self.verbose,
-                    callbacks=[reporter, *(self.callbacks or ())],
-                )
+                if plan.y.ndim == 2:  # multilabel indicator targets
+                    data.y = data.y.to(plan.dtype)
+                if lbfgs:
+                    state = _engine.train_lbfgs(
+                        module,
+                        data,
+                        state,
+                        alpha=self.alpha,
+                        max_iter=max_iter,
+                        max_fun=self.max_fun,
+                        tol=self.tol,
+                        label_smoothing=self.label_smoothing,
+                    )
+                else:
+                    state = _engine.train_epochs(
+                        module,
+                        optimizer,
+                        data,
+                        state,
+                        optimizer_config=plan.optimizer_config,
+                        stopping=plan.stopping,
+                        max_iter=max_iter,
+                        batch_size=plan.batch_size,
+                        shuffle=self.shuffle,
+                        label_smoothing=self.label_smoothing,
+                        augment=plan.augment,
+                        validation=plan.validation,
+                        check_stopping=not one_epoch,
+                        verbose=self.verbose,
+                        callbacks=[reporter, *(self.callbacks or ())],
+                    )
             except torch.OutOfMemoryError:
                 data = None
                 raise plan.out_of_memory() from None
@@ -481,9 +521,15 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         validation split), so batched fits reproduce single fits exactly.
         """
         X, y = validate_data(
-            self, X, y, dtype=_FLOAT_DTYPES, reset=not incremental, order="C"
+            self,
+            X,
+            y,
+            dtype=_FLOAT_DTYPES,
+            reset=not incremental,
+            order="C",
+            multi_output=True,
         )
-        y_encoded, classes_ = self._encode_labels(y, classes, incremental)
+        y_encoded, classes_ = self._encode_targets(y, classes, incremental, one_epoch)
         weight = self._sample_weight(X, y_encoded, classes_, sample_weight, one_epoch)
         if incremental:
             self._check_architecture_unchanged(one_epoch)
@@ -516,6 +562,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         X_train, y_train, w_train, validation = self._split(
             X, y_encoded, weight, one_epoch
         )
+        batch_size = self._batch_size(X_train.shape[0])
         architecture = None
         if not incremental:
             architecture = {
@@ -539,9 +586,22 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             stopping=_engine.StoppingConfig(
                 self.tol, self.n_iter_no_change, validation is not None
             ),
-            batch_size=self._batch_size(X_train.shape[0]),
+            batch_size=batch_size,
             augment=self._distortion(X.shape[1]),
+            max_iter=self._max_iter(X_train.shape[0], batch_size, one_epoch),
+            n_iter_start=len(self.loss_curve_) if incremental else 0,
         )
+
+    def _max_iter(self, n_samples, batch_size, one_epoch):
+        """The number of epochs (L-BFGS: iterations) that this fit may run."""
+        if one_epoch:
+            return 1
+        if self.max_iter != "auto":
+            return int(self.max_iter)
+        if self.solver == "lbfgs":
+            return AUTO_LBFGS_ITERATIONS
+        steps_per_epoch = -(-n_samples // batch_size)
+        return max(AUTO_MIN_EPOCHS, -(-AUTO_MIN_STEPS // steps_per_epoch))
 
     def _check_architecture_unchanged(self, one_epoch):
         """A warm fit trains the fitted network: its layers cannot change."""
@@ -591,25 +651,104 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             one_epoch and getattr(self, "validation_scores_", None) is not None
         )
         self._store(module, optimizer, state, plan.classes, plan.device, early)
-        self._warn_if_not_converged(state, one_epoch)
+        self.n_iter_ = state.n_iter - plan.n_iter_start  # this call's, as MLPClassifier
+        self.out_activation_ = "logistic" if plan.y.ndim == 2 else "softmax"
+        self.loss_ = self._final_loss(module, state)
+        self._warn_if_not_converged(state, one_epoch, plan.max_iter)
 
-    def _warn_if_not_converged(self, state, one_epoch):
-        """MLPClassifier's warning, for schedules that do not plan the whole budget."""
+    def _final_loss(self, module, state):
+        """MLPClassifier's ``loss_``: the last epoch's loss with the L2 term."""
+        if self.solver == "lbfgs":
+            return float("nan") if state.final_loss is None else state.final_loss
+        if not state.loss_curve:
+            return None
+        with torch.no_grad():
+            penalty = float(_engine.l2_penalty(module, self.alpha))
+        return state.loss_curve[-1] + penalty
+
+    def _warn_if_not_converged(self, state, one_epoch, max_iter):
+        """MLPClassifier's warning when a fit ends at ``max_iter`` (or ``max_fun``).
+
+        Not for the default cosine schedule over ``max_iter="auto"``: that
+        budget is the estimator's own plan, annealed to a zero rate.
+        """
         stopped_early = (
             state.converged
             or state.diverged
             or state.interrupted
             or state.stopped_by_callback
         )
-        if one_epoch or stopped_early or self.learning_rate in ("cosine", "invscaling"):
+        planned = self.max_iter == "auto" and self.learning_rate == "cosine"
+        if one_epoch or stopped_early:
             return
-        warn_user(
-            f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
-            "and the optimization hasn't converged yet.",
-            ConvergenceWarning,
-        )
+        if self.solver == "lbfgs":
+            warn_user(
+                f"lbfgs failed to converge after {self.n_iter_} iteration(s): the "
+                f"iteration limit (max_iter={max_iter}) or the evaluation limit "
+                f"(max_fun={self.max_fun}) was reached. Increase them, or scale "
+                "the data (e.g. with PixelScaler).",
+                ConvergenceWarning,
+            )
+        elif not planned:
+            warn_user(
+                f"Stochastic optimizer: maximum iterations ({max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
 
     # ---------------------------------------------------------- fit helpers
+
+    def _encode_targets(self, y, classes, incremental, one_epoch):
+        """Class indices of 1-D labels, or a float indicator matrix (multilabel)."""
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        multilabel = y.ndim == 2
+        if incremental and multilabel != (self.out_activation_ == "logistic"):
+            raise ValueError(
+                "y is "
+                + ("a multilabel indicator matrix" if multilabel else "1-D labels")
+                + " but the fitted model was trained on "
+                + ("1-D labels." if multilabel else "a multilabel indicator matrix.")
+            )
+        if not multilabel:
+            if incremental and not one_epoch:
+                present = np.unique(y)
+                if not np.array_equal(present, self.classes_):
+                    raise ValueError(  # MLPClassifier's message
+                        "warm_start can only be used where `y` has the same "
+                        "classes as in the previous call to fit. Previously got "
+                        f"{self.classes_}, `y` has {present}"
+                    )
+            return self._encode_labels(y, classes, incremental)
+        kind = type_of_target(y)
+        if kind != "multilabel-indicator":
+            raise ValueError(
+                f"y has shape {y.shape} and is {kind!r}; {type(self).__name__} "
+                "takes 1-D class labels or a multilabel indicator matrix of 0 and "
+                "1 (one column per label)."
+            )
+        if self.class_weight is not None:
+            raise ValueError(
+                "class_weight is for 1-D class labels; y is a multilabel "
+                "indicator matrix. Pass sample_weight instead."
+            )
+        if classes is not None:
+            classes = np.asarray(classes)
+            if classes.ndim != 1 or len(classes) != y.shape[1]:
+                raise ValueError(
+                    f"classes must name the {y.shape[1]} columns of the multilabel "
+                    f"indicator y, got {classes.tolist()}."
+                )
+        if incremental:
+            if y.shape[1] != len(self.classes_):
+                raise ValueError(
+                    f"y has {y.shape[1]} label columns, but the model was fitted "
+                    f"on {len(self.classes_)}."
+                )
+            classes = self.classes_
+        elif classes is None:
+            classes = np.arange(y.shape[1])  # as MLPClassifier's LabelBinarizer
+        return np.asarray(y, dtype=np.float64), classes
 
     def _encode_labels(self, y, classes, incremental):
         check_classification_targets(y)  # y is 1-D here: binary or multiclass
@@ -630,11 +769,6 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             classes = self.classes_
         else:
             classes = np.unique(y)
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes, but "
-                f"the data contains only one class: {classes.tolist()[0]!r}."
-            )
         unknown = np.setdiff1d(np.unique(y), classes)
         if unknown.size:
             raise ValueError(
@@ -661,7 +795,12 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             weight = weight * compute_sample_weight(class_weight, classes[y_encoded])
         if not weight.sum() > 0:
             raise ValueError("sample_weight must have a positive sum.")
-        if not one_epoch and np.unique(y_encoded[weight > 0]).size < 2:
+        if (
+            not one_epoch
+            and y_encoded.ndim == 1
+            and len(classes) > 1
+            and np.unique(y_encoded[weight > 0]).size < 2
+        ):
             raise ValueError(
                 "sample_weight leaves samples of only one class with a positive "
                 "weight; at least 2 classes are needed."
@@ -732,7 +871,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def _split(self, X, y, weight, one_epoch):
         """Hold out a stratified validation set when early stopping."""
-        if not self.early_stopping or one_epoch:
+        if not self.early_stopping or one_epoch or self.solver == "lbfgs":
             return X, y, weight, None
         n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
         if n_val < 1 or X.shape[0] - n_val < 1:
@@ -743,12 +882,17 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             )
         arrays = [X, y] if weight is None else [X, y, weight]
         seed = self._rng.randint(np.iinfo(np.int32).max)
-        try:
-            parts = train_test_split(
-                *arrays, test_size=n_val, random_state=seed, stratify=y
-            )
-        except ValueError:  # a class too small to stratify
-            parts = train_test_split(*arrays, test_size=n_val, random_state=seed)
+        # Stratified as MLPClassifier's split (on its binarized labels; none for
+        # multilabel y), which raises for a class too small to stratify.
+        stratify = (
+            None if y.ndim == 2 else LabelBinarizer().fit(np.unique(y)).transform(y)
+        )
+        parts = train_test_split(
+            *arrays,
+            test_size=n_val,
+            random_state=seed,
+            stratify=None if stratify is None else stratify.astype(bool),
+        )
         X_train, X_val, y_train, y_val = parts[:4]
         w_train, w_val = (parts[4], parts[5]) if weight is not None else (None, None)
         if weight is not None and not (w_train.sum() > 0 and w_val.sum() > 0):
@@ -767,7 +911,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             best_loss=self.best_loss_ if self.best_loss_ is not None else np.inf,
             best_validation_score=self.best_validation_score_ if early else -np.inf,
             no_improvement_count=self._no_improvement_count,
-            n_iter=self.n_iter_,
+            n_iter=len(self.loss_curve_),  # epochs since the network was made
             t=self.t_,
             learning_rate=self._learning_rate,
         )
@@ -805,6 +949,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
         return _engine.predict_batches(self.module_, X, output=output)
 
+    def _multilabel(self) -> bool:
+        return getattr(self, "out_activation_", "softmax") == "logistic"
+
     def predict_proba(self, X):
         """Probability of each class for each sample.
 
@@ -816,8 +963,12 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Class probabilities, columns ordered as ``classes_``.
+            Class probabilities, columns ordered as ``classes_``. For a
+            multilabel model, each label's own probability (rows need not
+            sum to one).
         """
+        if self._multilabel():
+            return self._predict(X, torch.sigmoid)
         return self._predict(X, lambda logits: torch.softmax(logits, dim=1))
 
     def predict_log_proba(self, X):
@@ -833,6 +984,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities, columns ordered as ``classes_``.
         """
+        if self._multilabel():
+            # log(sigmoid), as MLPClassifier's log of its probabilities
+            return self._predict(X, lambda logits: torch.log(torch.sigmoid(logits)))
         return self._predict(X, lambda logits: torch.log_softmax(logits, dim=1))
 
     def predict(self, X):
@@ -845,9 +999,13 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
-            Predicted labels, of the same type as ``classes_``.
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Predicted labels, of the same type as ``classes_``; for a
+            multilabel model, the indicator matrix of the labels predicted
+            (probability above 0.5).
         """
+        if self._multilabel():
+            return self._predict(X, lambda logits: logits > 0).astype(int)
         indices = self._predict(X, lambda logits: logits.argmax(dim=1))
         return self.classes_[indices]
 
@@ -905,6 +1063,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.non_deterministic = False
+        tags.classifier_tags.multi_label = True
         return tags
 
 

@@ -24,3 +24,10 @@ def mnist_dir() -> Path:
 def fashion_mnist_dir() -> Path:
     """Folder of the official Fashion-MNIST IDX files (skips without them)."""
     return _dataset_dir("fashion-mnist")
+
+
+def pytest_collection_modifyitems(items):
+    """The exclusions of the vendored scikit-learn MLP suite, with their reasons."""
+    from sklearn_mlp_exclusions import mark_excluded
+
+    mark_excluded(items)

@@ -86,7 +86,7 @@ def test_train_quiet_without_tqdm(tmp_path, monkeypatch):
     args += ["--param", "max_iter=1", "--out", tmp_path / "m.joblib"]
     status, out, err = run(*args)
     assert status == 0, err
-    assert "Epoch 1, loss = " in out
+    assert "Iteration 1, loss = " in out
     status, out, err = run(*args, "--quiet")
     assert status == 0 and err == "" and "test accuracy" in out
 
