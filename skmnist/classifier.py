@@ -102,9 +102,13 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     activation : {"relu", "gelu", "silu", "tanh", "logistic", "identity"}, \
             default="relu"
         Activation of the hidden layers.
-    solver : {"adam", "adamw", "sgd"}, default="adam"
+    solver : {"adam", "adamw", "sgd", "lbfgs"}, default="adam"
         Optimizer. ``"adamw"`` decouples the ``alpha`` weight decay from the
-        gradient; ``"sgd"`` uses ``momentum`` and ``nesterovs_momentum``.
+        gradient; ``"sgd"`` uses ``momentum`` and ``nesterovs_momentum``;
+        ``"lbfgs"`` minimises the full-batch loss plus ``alpha / 2 * ||W||^2``
+        with :class:`torch.optim.LBFGS` (strong-Wolfe line search), which
+        suits small data. ``"lbfgs"`` has no :meth:`partial_fit`, no early
+        stopping and calls no callbacks.
     alpha : float, default=1e-4
         Strength of the L2 penalty on the weights (not the biases), applied as
         the optimizer's weight decay (the gradient gains ``alpha * W``). Note
@@ -129,8 +133,10 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         Initial (peak) learning rate.
     power_t : float, default=0.5
         Exponent of the ``"invscaling"`` schedule.
-    max_iter : int, default=20
-        Maximum number of epochs (passes over the training data).
+    max_iter : int or "auto", default="auto"
+        Maximum number of epochs (passes over the training data); with
+        ``"lbfgs"``, of iterations. ``"auto"`` is 20 epochs, or on small data
+        as many more as make 2,000 minibatch steps (``"lbfgs"``: 200).
     shuffle : bool, default=True
         Whether to shuffle the samples at every epoch.
     random_state : int, RandomState instance or None, default=None
@@ -199,6 +205,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         under dask-ml's ``Incremental``, so that it goes on exactly as in
         one process. The fitted model itself always keeps its optimizer
         state; ``copy.deepcopy`` copies follow the pickle rule.
+    max_fun : int, default=15000
+        ``"lbfgs"`` only: the most loss evaluations of a fit.
     callbacks : list of callable or None, default=None
         Called after every epoch with a dict of ``epoch``, ``loss``,
         ``validation_score`` (None without early stopping), ``learning_rate``,
@@ -219,9 +227,11 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     device_ : str
         The device the model was trained on and predicts on.
     n_iter_ : int
-        Number of epochs run since the network was initialised: a ``fit``
-        without ``warm_start`` starts again from 0; warm fits and partial fits
-        add to it.
+        Number of epochs (``"lbfgs"``: iterations) of the last call to
+        ``fit``, or 1 after :meth:`partial_fit`, as in MLPClassifier.
+    loss_ : float
+        The last epoch's training loss plus ``alpha / 2 * ||W||^2`` at the
+        weights that end it (``"lbfgs"``: the final objective).
     t_ : int
         Number of training samples seen by the optimizer.
     loss_curve_ : list of float
@@ -237,7 +247,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     n_outputs_ : int
         Number of outputs (classes).
     out_activation_ : str
-        Name of the output activation, ``"softmax"``.
+        Name of the output activation, ``"softmax"``, or ``"logistic"`` for a
+        multilabel indicator ``y`` (one output per label).
     coefs_ : list of ndarray
         Weight matrices as ``(n_in, n_out)`` numpy arrays (a copy), as in
         MLPClassifier.

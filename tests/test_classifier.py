@@ -99,10 +99,23 @@ def test_rejects_unsupported_targets(digits):
     clf = MLPDigitClassifier(**SMALL)
     with pytest.raises(ValueError, match="Unknown label type"):
         clf.fit(X_train, y_train + 0.5)
-    with pytest.raises(ValueError, match="y should be a 1d array"):
-        clf.fit(X_train, np.eye(10, dtype=int)[y_train])
-    with pytest.raises(ValueError, match="only one class"):
-        clf.fit(X_train, np.zeros(len(X_train), dtype=int))
+    with pytest.raises(ValueError, match="multilabel indicator matrix"):
+        clf.fit(X_train, np.stack([y_train, y_train], axis=1))  # multiclass-multioutput
+
+
+def test_multilabel_and_one_class_targets(digits):
+    """As MLPClassifier: indicator y gets per-label outputs; one class fits."""
+    X_train, X_test, y_train, _ = digits
+    Y = np.stack([y_train % 2, y_train > 4], axis=1).astype(int)
+    clf = MLPDigitClassifier(**SMALL, random_state=0).fit(X_train, Y)
+    assert clf.out_activation_ == "logistic" and clf.predict(X_test).shape == (
+        len(X_test),
+        2,
+    )
+    assert set(np.unique(clf.predict(X_test))) <= {0, 1}
+    assert clf.score(X_train, Y) > 0.5
+    one = MLPDigitClassifier(**SMALL).fit(X_train, np.full(len(X_train), 7))
+    assert (one.predict(X_test) == 7).all()
 
 
 def test_reproducible_and_leaves_global_rng_alone(digits):
