@@ -42,6 +42,7 @@ __all__ = [
     "resume_optimizer",
     "seeded",
     "set_rng_states",
+    "step_threads",
     "train_epochs",
     "train_lbfgs",
 ]
@@ -270,24 +271,19 @@ def _train_one_epoch(
     rate: Callable[[int], float],
     step: int,
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    fast_step: FastStep | None = None,
 ) -> tuple[float, int]:
-    """One pass over the data; returns the mean loss and the new step count."""
+    """One pass over the data; returns the mean loss and the new step count.
+
+    ``fast_step``, if given, trains each minibatch (made once per fit by
+    :func:`train_epochs`); otherwise the autograd path does, under ``autocast``.
+    """
     n = len(data)
     device = data.device
     order = torch.randperm(n, device=device) if shuffle else None
     # Minus each sample's loss, summed once at the end of the epoch.
     log_likelihood = torch.empty(n, device=device, dtype=data.dtype)
-    autocast = _autocast_factory(device, data.dtype)
-    fast_step = (
-        None  # the fast step knows the softmax cross-entropy only
-        if data.y.ndim == 2
-        else FastStep.create(
-            module,
-            optimizer,
-            autocast=autocast is not contextlib.nullcontext,
-            label_smoothing=label_smoothing,
-        )
-    )
     module.train()
     for start, xb, yb, wb in minibatches(data, order, batch_size):
         if augment is not None:
@@ -364,6 +360,54 @@ def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
+class _Checkpoint:
+    """A copy of a module's weights, in buffers allocated once and refreshed.
+
+    Training keeps the weights of the last complete epoch (and of the best
+    validation epoch) at every epoch: one copy into buffers made once costs
+    a fraction of an epoch's work, even when an epoch is a single step.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+        self.sources = list(module.state_dict().values())  # aliases, updated in place
+        self.saved = [tensor.detach().clone() for tensor in self.sources]
+        self.keys = list(module.state_dict())
+
+    def save(self) -> None:
+        torch._foreach_copy_(self.saved, self.sources)
+
+    def restore(self) -> None:
+        self.module.load_state_dict(dict(zip(self.keys, self.saved, strict=True)))
+
+
+#: A CPU step of fewer multiply-adds than this (batch size x weights) trains on
+#: one thread: splitting about a millisecond of work between threads saves
+#: little on an idle machine, while every parallel region waits for all of
+#: torch's threads, which on a busy machine costs milliseconds per operation
+#: (measured: an epoch of a 2-unit network went from 0.7 ms to 30 ms).
+ONE_THREAD_MACS = 2**25
+
+
+@contextlib.contextmanager
+def step_threads(module: nn.Module, batch_size: int):
+    """Train on one CPU thread inside when a step is small (ONE_THREAD_MACS)."""
+    parameter = next(module.parameters(), None)
+    weights = sum(
+        p.numel() for n, p in module.named_parameters() if n.endswith("weight")
+    )
+    before = torch.get_num_threads()
+    small = batch_size * weights < ONE_THREAD_MACS
+    if parameter is None or parameter.device.type != "cpu" or before == 1 or not small:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train_epochs(
     module: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -416,12 +460,25 @@ def train_epochs(
         state.no_improvement_count = 0
         X_val, y_val, w_val = validation
         validation = (host_tensor(X_val).to(data.device, data.dtype), y_val, w_val)
+    autocast = _autocast_factory(data.device, data.dtype)
+    fast_step = (
+        None  # the fast step knows the softmax cross-entropy only
+        if data.y.ndim == 2
+        else FastStep.create(
+            module,
+            optimizer,
+            autocast=autocast is not contextlib.nullcontext,
+            label_smoothing=label_smoothing,
+        )
+    )
     best_weights = None
-    epoch_start, last_complete = state.n_iter, _snapshot(module)
+    last_complete = _Checkpoint(module)
+    epoch_start = state.n_iter
     try:
         for _ in range(max_iter):
             started = time.perf_counter()
-            epoch_start, last_complete = state.n_iter, _snapshot(module)
+            epoch_start = state.n_iter
+            last_complete.save()
             loss, step = _train_one_epoch(
                 module,
                 optimizer,
@@ -432,9 +489,11 @@ def train_epochs(
                 rate=rate,
                 step=step,
                 augment=augment,
+                autocast=autocast,
+                fast_step=fast_step,
             )
             if not math.isfinite(loss):
-                module.load_state_dict(last_complete)
+                last_complete.restore()
                 optimizer.state.clear()  # its moments are no longer finite either
                 state.diverged = True
                 warn_user(
@@ -451,7 +510,9 @@ def train_epochs(
             )
             state.t += len(data)
             if _record_epoch(state, loss, score, stopping.tol):
-                best_weights = _snapshot(module)
+                if best_weights is None:
+                    best_weights = _Checkpoint(module)
+                best_weights.save()
             info = {
                 "epoch": state.n_iter,
                 "loss": loss,
@@ -470,7 +531,7 @@ def train_epochs(
                 break
     except KeyboardInterrupt:
         if state.n_iter == epoch_start:  # interrupted inside an epoch: undo it
-            module.load_state_dict(last_complete)
+            last_complete.restore()
         state.interrupted = True
         warn_user(
             f"Training was interrupted after {state.n_iter} epochs; the model keeps "
@@ -482,7 +543,7 @@ def train_epochs(
             UserWarning,
         )
     if best_weights is not None:
-        module.load_state_dict(best_weights)
+        best_weights.restore()
     module.eval()
     return state
 

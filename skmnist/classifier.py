@@ -40,9 +40,12 @@ __all__ = ["MLPDigitClassifier"]
 _FLOAT_DTYPES = (np.float32, np.float64)
 
 #: ``max_iter="auto"``: at least this many epochs, and on small data as many
-#: more as it takes to make this many optimizer steps (minibatches).
+#: more as it takes to make AUTO_STEPS optimizer steps (minibatches), up to
+#: AUTO_MAX_EPOCHS (``benchmarks/small_data.py`` measured the choice: fewer
+#: epochs cost accuracy on small data, more cost time and gained nothing).
 AUTO_MIN_EPOCHS = 20
-AUTO_MIN_STEPS = 2000
+AUTO_STEPS = 500
+AUTO_MAX_EPOCHS = 50
 #: ``max_iter="auto"`` with ``solver="lbfgs"``: MLPClassifier's 200 iterations.
 AUTO_LBFGS_ITERATIONS = 200
 
@@ -136,7 +139,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     max_iter : int or "auto", default="auto"
         Maximum number of epochs (passes over the training data); with
         ``"lbfgs"``, of iterations. ``"auto"`` is 20 epochs, or on small data
-        as many more as make 2,000 minibatch steps (``"lbfgs"``: 200).
+        as many more as make 500 minibatch steps, up to 50 epochs
+        (``"lbfgs"``: 200 iterations).
     shuffle : bool, default=True
         Whether to shuffle the samples at every epoch.
     random_state : int, RandomState instance or None, default=None
@@ -482,41 +486,43 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
                 _engine.resume_optimizer(optimizer, getattr(self, "_optimizer", None))
             max_iter = plan.max_iter
             reporter = EpochReporter(0 if lbfgs else self.verbose, max_iter)
+            batch = len(plan.X) if lbfgs else plan.batch_size
             try:
                 data = _engine.DeviceData.from_numpy(
                     plan.X, plan.y, plan.weight, plan.device, plan.dtype
                 )
                 if plan.y.ndim == 2:  # multilabel indicator targets
                     data.y = data.y.to(plan.dtype)
-                if lbfgs:
-                    state = _engine.train_lbfgs(
-                        module,
-                        data,
-                        state,
-                        alpha=self.alpha,
-                        max_iter=max_iter,
-                        max_fun=self.max_fun,
-                        tol=self.tol,
-                        label_smoothing=self.label_smoothing,
-                    )
-                else:
-                    state = _engine.train_epochs(
-                        module,
-                        optimizer,
-                        data,
-                        state,
-                        optimizer_config=plan.optimizer_config,
-                        stopping=plan.stopping,
-                        max_iter=max_iter,
-                        batch_size=plan.batch_size,
-                        shuffle=self.shuffle,
-                        label_smoothing=self.label_smoothing,
-                        augment=plan.augment,
-                        validation=plan.validation,
-                        check_stopping=not one_epoch,
-                        verbose=self.verbose,
-                        callbacks=[reporter, *(self.callbacks or ())],
-                    )
+                with _engine.step_threads(module, batch):
+                    if lbfgs:
+                        state = _engine.train_lbfgs(
+                            module,
+                            data,
+                            state,
+                            alpha=self.alpha,
+                            max_iter=max_iter,
+                            max_fun=self.max_fun,
+                            tol=self.tol,
+                            label_smoothing=self.label_smoothing,
+                        )
+                    else:
+                        state = _engine.train_epochs(
+                            module,
+                            optimizer,
+                            data,
+                            state,
+                            optimizer_config=plan.optimizer_config,
+                            stopping=plan.stopping,
+                            max_iter=max_iter,
+                            batch_size=plan.batch_size,
+                            shuffle=self.shuffle,
+                            label_smoothing=self.label_smoothing,
+                            augment=plan.augment,
+                            validation=plan.validation,
+                            check_stopping=not one_epoch,
+                            verbose=self.verbose,
+                            callbacks=[reporter, *(self.callbacks or ())],
+                        )
             except torch.OutOfMemoryError:
                 data = None
                 raise plan.out_of_memory() from None
@@ -612,7 +618,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         if self.solver == "lbfgs":
             return AUTO_LBFGS_ITERATIONS
         steps_per_epoch = -(-n_samples // batch_size)
-        return max(AUTO_MIN_EPOCHS, -(-AUTO_MIN_STEPS // steps_per_epoch))
+        epochs = -(-AUTO_STEPS // steps_per_epoch)
+        return min(AUTO_MAX_EPOCHS, max(AUTO_MIN_EPOCHS, epochs))
 
     def _check_architecture_unchanged(self, one_epoch):
         """A warm fit trains the fitted network: its layers cannot change."""
@@ -1031,15 +1038,67 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             if k.endswith(suffix)
         ]
 
+    def _set_weights(self, suffix, name, values):
+        """Write ``values`` (one array per layer) into the network, all or none."""
+        check_is_fitted(self)
+        parameters = [
+            p for key, p in self.module_.named_parameters() if key.endswith(suffix)
+        ]
+        if isinstance(values, np.ndarray) or not isinstance(values, (list, tuple)):
+            raise TypeError(
+                f"{name} must be a list of {len(parameters)} arrays, one per "
+                f"layer; got {type(values).__name__}."
+            )
+        if len(values) != len(parameters):
+            raise ValueError(
+                f"{name} must hold {len(parameters)} arrays, one per layer; got "
+                f"{len(values)}."
+            )
+        arrays = []
+        for index, (value, parameter) in enumerate(
+            zip(values, parameters, strict=True)
+        ):
+            shape = tuple(parameter.shape[::-1])  # (n_in, n_out) for weights
+            try:
+                array = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"{name}[{index}] is not a numeric array: {exc}"
+                ) from None
+            if array.shape != shape:
+                raise ValueError(
+                    f"{name}[{index}] has shape {array.shape}, but that layer's "
+                    f"is {shape}."
+                )
+            if not np.isfinite(array).all():
+                raise ValueError(f"{name}[{index}] contains NaN or infinity.")
+            arrays.append(np.ascontiguousarray(array.T))
+        with torch.no_grad():
+            for array, parameter in zip(arrays, parameters, strict=True):
+                parameter.copy_(torch.from_numpy(array))
+
     @property
     def coefs_(self):
-        """Weight matrices of each layer, shape ``(n_in, n_out)``, as numpy copies."""
+        """Weight matrices of each layer, shape ``(n_in, n_out)``, as numpy copies.
+
+        Assigning a list of arrays of those shapes sets the network's weights,
+        as assigning MLPClassifier's ``coefs_`` does (changing a returned
+        array in place changes nothing: it is a copy).
+        """
         return self._weights("weight")
+
+    @coefs_.setter
+    def coefs_(self, values):
+        self._set_weights("weight", "coefs_", values)
 
     @property
     def intercepts_(self):
-        """Bias vectors of each layer, as numpy copies."""
+        """Bias vectors of each layer, as numpy copies; assigning sets them."""
         return self._weights("bias")
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        self._set_weights("bias", "intercepts_", values)
 
     # ---------------------------------------------------------- persistence
 
