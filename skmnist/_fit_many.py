@@ -22,7 +22,11 @@ from .classifier import MLPDigitClassifier
 def _batchable(estimator: MLPDigitClassifier) -> bool:
     warm = estimator.warm_start and hasattr(estimator, "module_")
     return not (
-        estimator.early_stopping or estimator.callbacks or estimator.augment or warm
+        estimator.early_stopping
+        or estimator.callbacks
+        or estimator.augment
+        or warm
+        or estimator.solver == "lbfgs"
     )
 
 
@@ -34,7 +38,7 @@ def _group_key(estimator: MLPDigitClassifier, plan) -> tuple:
         arch["n_outputs"],
         arch["activation"],
         plan.batch_size,
-        estimator.max_iter,
+        plan.max_iter,
         estimator.shuffle,
         estimator.solver,
         estimator.nesterovs_momentum and estimator.momentum > 0,
@@ -85,7 +89,7 @@ def _fit_models(
         if isinstance(X, np.ndarray) and X.dtype not in (np.float32, np.float64):
             # Convert shared integer images once, so folds stay shared.
             X = converted.setdefault(id(X), np.ascontiguousarray(X, np.float32))
-        if not _batchable(estimator):
+        if not _batchable(estimator) or np.ndim(y) == 2:  # lbfgs, multilabel
             attempt(index, estimator.fit, X, y, sample_weight=weight)
             continue
         plan = attempt(index, _plan, estimator, X, y, weight)
@@ -147,7 +151,7 @@ def _fit_group(members: list) -> None:
             states, optimizer = _batched.train_batched(
                 jobs,
                 batch_size=first_plan.batch_size,
-                max_iter=first_estimator.max_iter,
+                max_iter=first_plan.max_iter,
                 shuffle=first_estimator.shuffle,
                 device=device,
                 dtype=dtype,

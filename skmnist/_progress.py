@@ -15,9 +15,9 @@ def epoch_message(info: dict) -> str:
     >>> from skmnist._progress import epoch_message
     >>> epoch_message({"epoch": 3, "loss": 0.25, "validation_score": None,
     ...                "duration": 2.0, "n_samples": 1000})
-    'Epoch 3, loss = 0.25000000, 2.00 s, 500 samples/s'
+    'Iteration 3, loss = 0.25000000, 2.00 s, 500 samples/s'
     """
-    message = f"Epoch {info['epoch']}, loss = {info['loss']:.8f}"
+    message = f"Iteration {info['epoch']}, loss = {info['loss']:.8f}"
     if info["validation_score"] is not None:
         message += f", validation score = {info['validation_score']:.6f}"
     speed = info["n_samples"] / max(info["duration"], 1e-9)
@@ -44,7 +44,7 @@ class EpochReporter:
     >>> report = EpochReporter(verbose=2, total=5)
     >>> report({"epoch": 1, "loss": 0.5, "validation_score": 0.9, "duration": 1.0,
     ...         "n_samples": 100})
-    Epoch 1, loss = 0.50000000, validation score = 0.900000, 1.00 s, 100 samples/s
+    Iteration 1, loss = 0.50000000, validation score = 0.900000, 1.00 s, 100 samples/s
     >>> report.close()
     """
 

@@ -11,17 +11,20 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, compute_sample_weight
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
     Options,
     StrOptions,
 )
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
+    column_or_1d,
     validate_data,
 )
 
@@ -36,6 +39,16 @@ from ._user_warning import warn_user
 __all__ = ["MLPDigitClassifier"]
 
 _FLOAT_DTYPES = (np.float32, np.float64)
+
+#: ``max_iter="auto"``: at least this many epochs, and on small data as many
+#: more as it takes to make AUTO_STEPS optimizer steps (minibatches), up to
+#: AUTO_MAX_EPOCHS (``benchmarks/small_data.py`` measured the choice: fewer
+#: epochs cost accuracy on small data, more cost time and gained nothing).
+AUTO_MIN_EPOCHS = 20
+AUTO_STEPS = 500
+AUTO_MAX_EPOCHS = 50
+#: ``max_iter="auto"`` with ``solver="lbfgs"``: MLPClassifier's 200 iterations.
+AUTO_LBFGS_ITERATIONS = 200
 
 
 @dataclass
@@ -55,6 +68,8 @@ class _FitPlan:
     stopping: _engine.StoppingConfig
     batch_size: int
     augment: Distortion | None
+    max_iter: int = 1
+    n_iter_start: int = 0
 
     def build_module(self) -> torch.nn.Sequential:
         """A freshly initialised network (draws from torch's seeded generator)."""
@@ -91,9 +106,13 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     activation : {"relu", "gelu", "silu", "tanh", "logistic", "identity"}, \
             default="relu"
         Activation of the hidden layers.
-    solver : {"adam", "adamw", "sgd"}, default="adam"
+    solver : {"adam", "adamw", "sgd", "lbfgs"}, default="adam"
         Optimizer. ``"adamw"`` decouples the ``alpha`` weight decay from the
-        gradient; ``"sgd"`` uses ``momentum`` and ``nesterovs_momentum``.
+        gradient; ``"sgd"`` uses ``momentum`` and ``nesterovs_momentum``;
+        ``"lbfgs"`` minimises the full-batch loss plus ``alpha / 2 * ||W||^2``
+        with :class:`torch.optim.LBFGS` (strong-Wolfe line search), which
+        suits small data. ``"lbfgs"`` has no :meth:`partial_fit`, no early
+        stopping and calls no callbacks.
     alpha : float, default=1e-4
         Strength of the L2 penalty on the weights (not the biases), applied as
         the optimizer's weight decay (the gradient gains ``alpha * W``). Note
@@ -118,8 +137,11 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         Initial (peak) learning rate.
     power_t : float, default=0.5
         Exponent of the ``"invscaling"`` schedule.
-    max_iter : int, default=20
-        Maximum number of epochs (passes over the training data).
+    max_iter : int or "auto", default="auto"
+        Maximum number of epochs (passes over the training data); with
+        ``"lbfgs"``, of iterations. ``"auto"`` is 20 epochs, or on small data
+        as many more as make 500 minibatch steps, up to 50 epochs
+        (``"lbfgs"``: 200 iterations).
     shuffle : bool, default=True
         Whether to shuffle the samples at every epoch.
     random_state : int, RandomState instance or None, default=None
@@ -188,6 +210,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         under dask-ml's ``Incremental``, so that it goes on exactly as in
         one process. The fitted model itself always keeps its optimizer
         state; ``copy.deepcopy`` copies follow the pickle rule.
+    max_fun : int, default=15000
+        ``"lbfgs"`` only: the most loss evaluations of a fit.
     callbacks : list of callable or None, default=None
         Called after every epoch with a dict of ``epoch``, ``loss``,
         ``validation_score`` (None without early stopping), ``learning_rate``,
@@ -208,9 +232,11 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     device_ : str
         The device the model was trained on and predicts on.
     n_iter_ : int
-        Number of epochs run since the network was initialised: a ``fit``
-        without ``warm_start`` starts again from 0; warm fits and partial fits
-        add to it.
+        Number of epochs (``"lbfgs"``: iterations) of the last call to
+        ``fit``, or 1 after :meth:`partial_fit`, as in MLPClassifier.
+    loss_ : float
+        The last epoch's training loss plus ``alpha / 2 * ||W||^2`` at the
+        weights that end it (``"lbfgs"``: the final objective).
     t_ : int
         Number of training samples seen by the optimizer.
     loss_curve_ : list of float
@@ -226,7 +252,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     n_outputs_ : int
         Number of outputs (classes).
     out_activation_ : str
-        Name of the output activation, ``"softmax"``.
+        Name of the output activation, ``"softmax"``, or ``"logistic"`` for a
+        multilabel indicator ``y`` (one output per label).
     coefs_ : list of ndarray
         Weight matrices as ``(n_in, n_out)`` numpy arrays (a copy), as in
         MLPClassifier.
@@ -258,7 +285,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "solver": [StrOptions({"adam", "adamw", "sgd"})],
+        "solver": [StrOptions({"adam", "adamw", "sgd", "lbfgs"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
@@ -267,7 +294,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         "learning_rate": [StrOptions({"cosine", "constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -291,6 +318,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         "device": [str, torch.device],
         "keep_optimizer_state": ["boolean"],
         "callbacks": [list, None],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -304,7 +332,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         learning_rate="cosine",
         learning_rate_init=1e-3,
         power_t=0.5,
-        max_iter=20,
+        max_iter="auto",
         shuffle=True,
         random_state=None,
         tol=1e-4,
@@ -325,6 +353,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         device="auto",
         keep_optimizer_state=False,
         callbacks=None,
+        max_fun=15000,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -355,6 +384,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.keep_optimizer_state = keep_optimizer_state
         self.callbacks = callbacks
+        self.max_fun = max_fun
 
     # ------------------------------------------------------------------ fit
 
@@ -382,6 +412,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             self._fit, X, y, sample_weight, None, incremental, False
         )
 
+    @available_if(lambda est: est.solver != "lbfgs")
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch on ``X`` and ``y``, keeping the optimizer state.
@@ -404,6 +435,11 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             The updated estimator.
         """
         fitted = self._is_fitted()
+        if self.early_stopping:  # as MLPClassifier: one epoch has nothing to stop
+            raise ValueError(
+                "partial_fit does not support early_stopping=True: it trains one "
+                "epoch per call. Set early_stopping=False, or use fit."
+            )
         if self.class_weight == "balanced":
             raise ValueError(
                 "class_weight='balanced' is not supported by partial_fit: one batch "
@@ -441,32 +477,53 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             else:
                 module = plan.build_module()
                 state = _engine.TrainingState()
-            optimizer = _engine.make_optimizer(module, plan.optimizer_config)
-            if incremental:
+            lbfgs = self.solver == "lbfgs"
+            optimizer = (
+                None  # L-BFGS starts afresh at every fit, as in MLPClassifier
+                if lbfgs
+                else _engine.make_optimizer(module, plan.optimizer_config)
+            )
+            if incremental and not lbfgs:
                 _engine.resume_optimizer(optimizer, getattr(self, "_optimizer", None))
-            max_iter = 1 if one_epoch else self.max_iter
-            reporter = EpochReporter(self.verbose, max_iter)
+            max_iter = plan.max_iter
+            reporter = EpochReporter(0 if lbfgs else self.verbose, max_iter)
+            batch = len(plan.X) if lbfgs else plan.batch_size
             try:
                 data = _engine.DeviceData.from_numpy(
                     plan.X, plan.y, plan.weight, plan.device, plan.dtype
                 )
-                state = _engine.train_epochs(
-                    module,
-                    optimizer,
-                    data,
-                    state,
-                    optimizer_config=plan.optimizer_config,
-                    stopping=plan.stopping,
-                    max_iter=max_iter,
-                    batch_size=plan.batch_size,
-                    shuffle=self.shuffle,
-                    label_smoothing=self.label_smoothing,
-                    augment=plan.augment,
-                    validation=plan.validation,
-                    check_stopping=not one_epoch,
-                    verbose=self.verbose,
-                    callbacks=[reporter, *(self.callbacks or ())],
-                )
+                if plan.y.ndim == 2:  # multilabel indicator targets
+                    data.y = data.y.to(plan.dtype)
+                with _engine.step_threads(module, batch):
+                    if lbfgs:
+                        state = _engine.train_lbfgs(
+                            module,
+                            data,
+                            state,
+                            alpha=self.alpha,
+                            max_iter=max_iter,
+                            max_fun=self.max_fun,
+                            tol=self.tol,
+                            label_smoothing=self.label_smoothing,
+                        )
+                    else:
+                        state = _engine.train_epochs(
+                            module,
+                            optimizer,
+                            data,
+                            state,
+                            optimizer_config=plan.optimizer_config,
+                            stopping=plan.stopping,
+                            max_iter=max_iter,
+                            batch_size=plan.batch_size,
+                            shuffle=self.shuffle,
+                            label_smoothing=self.label_smoothing,
+                            augment=plan.augment,
+                            validation=plan.validation,
+                            check_stopping=not one_epoch,
+                            verbose=self.verbose,
+                            callbacks=[reporter, *(self.callbacks or ())],
+                        )
             except torch.OutOfMemoryError:
                 data = None
                 raise plan.out_of_memory() from None
@@ -493,8 +550,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             dtype=_FLOAT_DTYPES,
             reset=not incremental,
             order="C",
+            multi_output=True,
         )
-        y_encoded, classes_ = self._encode_labels(y, classes, incremental)
+        y_encoded, classes_ = self._encode_targets(y, classes, incremental, one_epoch)
         weight = self._sample_weight(X, y_encoded, classes_, sample_weight, one_epoch)
         if incremental:
             self._check_architecture_unchanged(one_epoch)
@@ -527,6 +585,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         X_train, y_train, w_train, validation = self._split(
             X, y_encoded, weight, one_epoch
         )
+        batch_size = self._batch_size(X_train.shape[0])
         architecture = None
         if not incremental:
             architecture = {
@@ -550,9 +609,23 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             stopping=_engine.StoppingConfig(
                 self.tol, self.n_iter_no_change, validation is not None
             ),
-            batch_size=self._batch_size(X_train.shape[0]),
+            batch_size=batch_size,
             augment=self._distortion(X.shape[1]),
+            max_iter=self._max_iter(X_train.shape[0], batch_size, one_epoch),
+            n_iter_start=len(self.loss_curve_) if incremental else 0,
         )
+
+    def _max_iter(self, n_samples, batch_size, one_epoch):
+        """The number of epochs (L-BFGS: iterations) that this fit may run."""
+        if one_epoch:
+            return 1
+        if self.max_iter != "auto":
+            return int(self.max_iter)
+        if self.solver == "lbfgs":
+            return AUTO_LBFGS_ITERATIONS
+        steps_per_epoch = -(-n_samples // batch_size)
+        epochs = -(-AUTO_STEPS // steps_per_epoch)
+        return min(AUTO_MAX_EPOCHS, max(AUTO_MIN_EPOCHS, epochs))
 
     def _check_architecture_unchanged(self, one_epoch):
         """A warm fit trains the fitted network: its layers cannot change."""
@@ -602,25 +675,104 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             one_epoch and getattr(self, "validation_scores_", None) is not None
         )
         self._store(module, optimizer, state, plan.classes, plan.device, early)
-        self._warn_if_not_converged(state, one_epoch)
+        self.n_iter_ = state.n_iter - plan.n_iter_start  # this call's, as MLPClassifier
+        self.out_activation_ = "logistic" if plan.y.ndim == 2 else "softmax"
+        self.loss_ = self._final_loss(module, state)
+        self._warn_if_not_converged(state, one_epoch, plan.max_iter)
 
-    def _warn_if_not_converged(self, state, one_epoch):
-        """MLPClassifier's warning, for schedules that do not plan the whole budget."""
+    def _final_loss(self, module, state):
+        """MLPClassifier's ``loss_``: the last epoch's loss with the L2 term."""
+        if self.solver == "lbfgs":
+            return float("nan") if state.final_loss is None else state.final_loss
+        if not state.loss_curve:
+            return None
+        with torch.no_grad():
+            penalty = float(_engine.l2_penalty(module, self.alpha))
+        return state.loss_curve[-1] + penalty
+
+    def _warn_if_not_converged(self, state, one_epoch, max_iter):
+        """MLPClassifier's warning when a fit ends at ``max_iter`` (or ``max_fun``).
+
+        Not for the default cosine schedule over ``max_iter="auto"``: that
+        budget is the estimator's own plan, annealed to a zero rate.
+        """
         stopped_early = (
             state.converged
             or state.diverged
             or state.interrupted
             or state.stopped_by_callback
         )
-        if one_epoch or stopped_early or self.learning_rate in ("cosine", "invscaling"):
+        planned = self.max_iter == "auto" and self.learning_rate == "cosine"
+        if one_epoch or stopped_early:
             return
-        warn_user(
-            f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
-            "and the optimization hasn't converged yet.",
-            ConvergenceWarning,
-        )
+        if self.solver == "lbfgs":
+            warn_user(
+                f"lbfgs failed to converge after {self.n_iter_} iteration(s): the "
+                f"iteration limit (max_iter={max_iter}) or the evaluation limit "
+                f"(max_fun={self.max_fun}) was reached. Increase them, or scale "
+                "the data (e.g. with PixelScaler).",
+                ConvergenceWarning,
+            )
+        elif not planned:
+            warn_user(
+                f"Stochastic optimizer: maximum iterations ({max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
 
     # ---------------------------------------------------------- fit helpers
+
+    def _encode_targets(self, y, classes, incremental, one_epoch):
+        """Class indices of 1-D labels, or a float indicator matrix (multilabel)."""
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        multilabel = y.ndim == 2
+        if incremental and multilabel != (self.out_activation_ == "logistic"):
+            raise ValueError(
+                "y is "
+                + ("a multilabel indicator matrix" if multilabel else "1-D labels")
+                + " but the fitted model was trained on "
+                + ("1-D labels." if multilabel else "a multilabel indicator matrix.")
+            )
+        if not multilabel:
+            if incremental and not one_epoch:
+                present = np.unique(y)
+                if not np.array_equal(present, self.classes_):
+                    raise ValueError(  # MLPClassifier's message
+                        "warm_start can only be used where `y` has the same "
+                        "classes as in the previous call to fit. Previously got "
+                        f"{self.classes_}, `y` has {present}"
+                    )
+            return self._encode_labels(y, classes, incremental)
+        kind = type_of_target(y)
+        if kind != "multilabel-indicator":
+            raise ValueError(
+                f"y has shape {y.shape} and is {kind!r}; {type(self).__name__} "
+                "takes 1-D class labels or a multilabel indicator matrix of 0 and "
+                "1 (one column per label)."
+            )
+        if self.class_weight is not None:
+            raise ValueError(
+                "class_weight is for 1-D class labels; y is a multilabel "
+                "indicator matrix. Pass sample_weight instead."
+            )
+        if classes is not None:
+            classes = np.asarray(classes)
+            if classes.ndim != 1 or len(classes) != y.shape[1]:
+                raise ValueError(
+                    f"classes must name the {y.shape[1]} columns of the multilabel "
+                    f"indicator y, got {classes.tolist()}."
+                )
+        if incremental:
+            if y.shape[1] != len(self.classes_):
+                raise ValueError(
+                    f"y has {y.shape[1]} label columns, but the model was fitted "
+                    f"on {len(self.classes_)}."
+                )
+            classes = self.classes_
+        elif classes is None:
+            classes = np.arange(y.shape[1])  # as MLPClassifier's LabelBinarizer
+        return np.asarray(y, dtype=np.float64), classes
 
     def _encode_labels(self, y, classes, incremental):
         check_classification_targets(y)  # y is 1-D here: binary or multiclass
@@ -641,11 +793,6 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             classes = self.classes_
         else:
             classes = np.unique(y)
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes, but "
-                f"the data contains only one class: {classes.tolist()[0]!r}."
-            )
         unknown = np.setdiff1d(np.unique(y), classes)
         if unknown.size:
             raise ValueError(
@@ -672,7 +819,12 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             weight = weight * compute_sample_weight(class_weight, classes[y_encoded])
         if not weight.sum() > 0:
             raise ValueError("sample_weight must have a positive sum.")
-        if not one_epoch and np.unique(y_encoded[weight > 0]).size < 2:
+        if (
+            not one_epoch
+            and y_encoded.ndim == 1
+            and len(classes) > 1
+            and np.unique(y_encoded[weight > 0]).size < 2
+        ):
             raise ValueError(
                 "sample_weight leaves samples of only one class with a positive "
                 "weight; at least 2 classes are needed."
@@ -743,7 +895,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def _split(self, X, y, weight, one_epoch):
         """Hold out a stratified validation set when early stopping."""
-        if not self.early_stopping or one_epoch:
+        if not self.early_stopping or one_epoch or self.solver == "lbfgs":
             return X, y, weight, None
         n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
         if n_val < 1 or X.shape[0] - n_val < 1:
@@ -754,12 +906,17 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             )
         arrays = [X, y] if weight is None else [X, y, weight]
         seed = self._rng.randint(np.iinfo(np.int32).max)
-        try:
-            parts = train_test_split(
-                *arrays, test_size=n_val, random_state=seed, stratify=y
-            )
-        except ValueError:  # a class too small to stratify
-            parts = train_test_split(*arrays, test_size=n_val, random_state=seed)
+        # Stratified as MLPClassifier's split (on its binarized labels; none for
+        # multilabel y), which raises for a class too small to stratify.
+        stratify = (
+            None if y.ndim == 2 else LabelBinarizer().fit(np.unique(y)).transform(y)
+        )
+        parts = train_test_split(
+            *arrays,
+            test_size=n_val,
+            random_state=seed,
+            stratify=None if stratify is None else stratify.astype(bool),
+        )
         X_train, X_val, y_train, y_val = parts[:4]
         w_train, w_val = (parts[4], parts[5]) if weight is not None else (None, None)
         if weight is not None and not (w_train.sum() > 0 and w_val.sum() > 0):
@@ -778,7 +935,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             best_loss=self.best_loss_ if self.best_loss_ is not None else np.inf,
             best_validation_score=self.best_validation_score_ if early else -np.inf,
             no_improvement_count=self._no_improvement_count,
-            n_iter=self.n_iter_,
+            n_iter=len(self.loss_curve_),  # epochs since the network was made
             t=self.t_,
             learning_rate=self._learning_rate,
         )
@@ -819,6 +976,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         )
         return _engine.predict_batches(self.module_, X, output=output)
 
+    def _multilabel(self) -> bool:
+        return getattr(self, "out_activation_", "softmax") == "logistic"
+
     def predict_proba(self, X):
         """Probability of each class for each sample.
 
@@ -830,8 +990,12 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Class probabilities, columns ordered as ``classes_``.
+            Class probabilities, columns ordered as ``classes_``. For a
+            multilabel model, each label's own probability (rows need not
+            sum to one).
         """
+        if self._multilabel():
+            return self._predict(X, torch.sigmoid)
         return self._predict(X, lambda logits: torch.softmax(logits, dim=1))
 
     def predict_log_proba(self, X):
@@ -847,6 +1011,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities, columns ordered as ``classes_``.
         """
+        if self._multilabel():
+            # log(sigmoid), as MLPClassifier's log of its probabilities
+            return self._predict(X, lambda logits: torch.log(torch.sigmoid(logits)))
         return self._predict(X, lambda logits: torch.log_softmax(logits, dim=1))
 
     def predict(self, X):
@@ -859,9 +1026,13 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
-            Predicted labels, of the same type as ``classes_``.
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Predicted labels, of the same type as ``classes_``; for a
+            multilabel model, the indicator matrix of the labels predicted
+            (probability above 0.5).
         """
+        if self._multilabel():
+            return self._predict(X, lambda logits: logits > 0).astype(int)
         indices = self._predict(X, lambda logits: logits.argmax(dim=1))
         return self.classes_[indices]
 
@@ -876,15 +1047,67 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             if k.endswith(suffix)
         ]
 
+    def _set_weights(self, suffix, name, values):
+        """Write ``values`` (one array per layer) into the network, all or none."""
+        check_is_fitted(self)
+        parameters = [
+            p for key, p in self.module_.named_parameters() if key.endswith(suffix)
+        ]
+        if isinstance(values, np.ndarray) or not isinstance(values, (list, tuple)):
+            raise TypeError(
+                f"{name} must be a list of {len(parameters)} arrays, one per "
+                f"layer; got {type(values).__name__}."
+            )
+        if len(values) != len(parameters):
+            raise ValueError(
+                f"{name} must hold {len(parameters)} arrays, one per layer; got "
+                f"{len(values)}."
+            )
+        arrays = []
+        for index, (value, parameter) in enumerate(
+            zip(values, parameters, strict=True)
+        ):
+            shape = tuple(parameter.shape[::-1])  # (n_in, n_out) for weights
+            try:
+                array = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"{name}[{index}] is not a numeric array: {exc}"
+                ) from None
+            if array.shape != shape:
+                raise ValueError(
+                    f"{name}[{index}] has shape {array.shape}, but that layer's "
+                    f"is {shape}."
+                )
+            if not np.isfinite(array).all():
+                raise ValueError(f"{name}[{index}] contains NaN or infinity.")
+            arrays.append(np.ascontiguousarray(array.T))
+        with torch.no_grad():
+            for array, parameter in zip(arrays, parameters, strict=True):
+                parameter.copy_(torch.from_numpy(array))
+
     @property
     def coefs_(self):
-        """Weight matrices of each layer, shape ``(n_in, n_out)``, as numpy copies."""
+        """Weight matrices of each layer, shape ``(n_in, n_out)``, as numpy copies.
+
+        Assigning a list of arrays of those shapes sets the network's weights,
+        as assigning MLPClassifier's ``coefs_`` does (changing a returned
+        array in place changes nothing: it is a copy).
+        """
         return self._weights("weight")
+
+    @coefs_.setter
+    def coefs_(self, values):
+        self._set_weights("weight", "coefs_", values)
 
     @property
     def intercepts_(self):
-        """Bias vectors of each layer, as numpy copies."""
+        """Bias vectors of each layer, as numpy copies; assigning sets them."""
         return self._weights("bias")
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        self._set_weights("bias", "intercepts_", values)
 
     # ---------------------------------------------------------- persistence
 
@@ -920,6 +1143,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = True
         tags.non_deterministic = False
+        tags.classifier_tags.multi_label = True
         return tags
 
 

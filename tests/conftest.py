@@ -62,3 +62,10 @@ def write_malicious_pickle():
         return path
 
     return write
+
+
+def pytest_collection_modifyitems(items):
+    """The exclusions of the vendored scikit-learn MLP suite, with their reasons."""
+    from sklearn_mlp_exclusions import mark_excluded
+
+    mark_excluded(items)

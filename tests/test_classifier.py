@@ -12,6 +12,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import LabelBinarizer
 
 from skmnist import MLPDigitClassifier, PixelScaler, _engine
 from skmnist._engine import predict_batches
@@ -99,10 +100,23 @@ def test_rejects_unsupported_targets(digits):
     clf = MLPDigitClassifier(**SMALL)
     with pytest.raises(ValueError, match="Unknown label type"):
         clf.fit(X_train, y_train + 0.5)
-    with pytest.raises(ValueError, match="y should be a 1d array"):
-        clf.fit(X_train, np.eye(10, dtype=int)[y_train])
-    with pytest.raises(ValueError, match="only one class"):
-        clf.fit(X_train, np.zeros(len(X_train), dtype=int))
+    with pytest.raises(ValueError, match="multilabel indicator matrix"):
+        clf.fit(X_train, np.stack([y_train, y_train], axis=1))  # multiclass-multioutput
+
+
+def test_multilabel_and_one_class_targets(digits):
+    """As MLPClassifier: indicator y gets per-label outputs; one class fits."""
+    X_train, X_test, y_train, _ = digits
+    Y = np.stack([y_train % 2, y_train > 4], axis=1).astype(int)
+    clf = MLPDigitClassifier(**SMALL, random_state=0).fit(X_train, Y)
+    assert clf.out_activation_ == "logistic" and clf.predict(X_test).shape == (
+        len(X_test),
+        2,
+    )
+    assert set(np.unique(clf.predict(X_test))) <= {0, 1}
+    assert clf.score(X_train, Y) > 0.5
+    one = MLPDigitClassifier(**SMALL).fit(X_train, np.full(len(X_train), 7))
+    assert (one.predict(X_test) == 7).all()
 
 
 def test_reproducible_and_leaves_global_rng_alone(digits):
@@ -194,7 +208,8 @@ def test_pickle_excludes_optimizer_but_partial_fit_continues(digits):
     loaded = pickle.loads(pickle.dumps(clf))
     assert "_optimizer" not in loaded.__dict__
     loaded.partial_fit(X_train, y_train)
-    assert loaded.n_iter_ == clf.n_iter_ + 1
+    # n_iter_ counts the last call (MLPClassifier's meaning); the history goes on.
+    assert loaded.n_iter_ == 1 and len(loaded.loss_curve_) == clf.n_iter_ + 1
 
 
 def test_sample_weight_zero_equals_removal_and_integer_equals_repetition(digits):
@@ -248,13 +263,14 @@ def test_warm_start_continues(digits):
     first_curve = list(clf.loss_curve_)
     module = clf.module_
     clf.fit(X_train, y_train)
-    assert clf.n_iter_ == 6 and clf.loss_curve_[:3] == first_curve
+    assert clf.n_iter_ == 3 and len(clf.loss_curve_) == 6  # n_iter_: this fit's
+    assert clf.loss_curve_[:3] == first_curve
     assert clf.module_ is not module  # trained on a copy, swapped in on success
     assert clf.loss_curve_[-1] < first_curve[-1]
 
-    with pytest.raises(ValueError, match="not among the classes"):
+    with pytest.raises(ValueError, match="same classes"):  # MLPClassifier's message
         clf.fit(X_train, y_train + 10)
-    assert clf.n_iter_ == 6
+    assert clf.n_iter_ == 3 and len(clf.loss_curve_) == 6
     cold = clone(clf).set_params(warm_start=False).fit(X_train, y_train)
     assert cold.n_iter_ == 3
 
@@ -271,7 +287,7 @@ def test_partial_fit(digits):
         clf.partial_fit(X_train[chunk], y_train[chunk], classes=classes)
     for _ in range(5):
         clf.partial_fit(X_train, y_train)
-    assert clf.n_iter_ == 9
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 9
     assert clf.t_ == 6 * len(X_train)
     assert clf.score(X_test, y_test) > 0.9
     with pytest.raises(ValueError, match="not among the classes"):
@@ -280,7 +296,7 @@ def test_partial_fit(digits):
         clf.partial_fit(X_train, y_train, classes=np.arange(11))
     with pytest.raises(ValueError, match="X has 10 features"):
         clf.partial_fit(X_train[:, :10], y_train)
-    assert clf.n_iter_ == 9
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 9
 
 
 def test_partial_fit_single_class_batch_is_allowed(digits):
@@ -333,11 +349,13 @@ def test_training_loss_stopping_and_convergence_warning(digits):
     assert clf.n_iter_ == 5  # epoch 1 improves on inf; epochs 2-5 do not by tol
     with pytest.warns(ConvergenceWarning, match="maximum iterations"):
         MLPDigitClassifier(**SMALL, learning_rate="constant").fit(X_train, y_train)
+    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+        MLPDigitClassifier(**SMALL).fit(X_train, y_train)  # explicit max_iter
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        MLPDigitClassifier(**SMALL).fit(
-            X_train, y_train
-        )  # cosine: the budget is the plan
+        MLPDigitClassifier(**dict(SMALL, max_iter="auto")).fit(
+            X_train[:64], y_train[:64]
+        )  # cosine over max_iter="auto": the budget is the plan
 
 
 @pytest.mark.parametrize("schedule", ["constant", "invscaling", "adaptive", "cosine"])
@@ -401,7 +419,7 @@ def test_failed_fit_leaves_fitted_model_intact(digits):
     before = dict(clf.__dict__)
     proba = clf.predict_proba(X_test)
     with pytest.raises(ValueError):
-        clf.fit(X_train[:, :5], np.zeros(len(X_train)))
+        clf.fit(X_train[:, :5], y_train + 0.5)  # continuous y: not labels
     with pytest.raises(ValueError):
         clf.set_params(batch_size=0).fit(X_train, y_train)
     clf.set_params(batch_size="auto")
@@ -463,7 +481,7 @@ def test_verbose_prints_one_line_per_epoch(digits, capsys):
     lines = [
         line
         for line in capsys.readouterr().out.splitlines()
-        if line.startswith("Epoch")
+        if line.startswith("Iteration")
     ]
     assert len(lines) == SMALL["max_iter"]
     assert "loss = " in lines[0]
@@ -535,7 +553,7 @@ def test_keyboard_interrupt_inside_an_epoch_undoes_it(digits, monkeypatch):
     monkeypatch.setattr(_engine, "_set_learning_rate", step_then_interrupt)
     with pytest.warns(UserWarning, match="interrupted after 5 epochs"):
         clf.fit(X_train, y_train)
-    assert clf.n_iter_ == 5
+    assert clf.n_iter_ == 0 and len(clf.loss_curve_) == 5  # no epoch of this fit
     np.testing.assert_array_equal(clf.predict_proba(X_test), before)
 
 
@@ -791,7 +809,8 @@ def test_warm_fits_continue_where_a_loaded_model_is(digits, tmp_path):
     loaded.partial_fit(X_train, y_train)
     loaded.set_params(warm_start=True).fit(X_train, y_train)
     assert loaded.device_ == "cpu" and loaded.get_params()["device"] == gpu
-    assert loaded.n_iter_ == 2 * SMALL["max_iter"] + 1
+    assert loaded.n_iter_ == SMALL["max_iter"]
+    assert len(loaded.loss_curve_) == 2 * SMALL["max_iter"] + 1
     if not torch.cuda.is_available():  # a pickle falls back to the CPU
         with pytest.warns(UserWarning, match="not available here"):
             unpickled = pickle.loads(pickle.dumps(clf))
@@ -809,7 +828,8 @@ def test_a_warm_fit_moves_to_a_newly_named_device(digits):
     assert all(p.is_cuda for p in clf.module_.parameters())
     states = clf._optimizer.state.values()
     assert states and all(s["exp_avg"].is_cuda for s in states)
-    assert clf.n_iter_ == 2 * SMALL["max_iter"]
+    assert clf.n_iter_ == SMALL["max_iter"]
+    assert len(clf.loss_curve_) == 2 * SMALL["max_iter"]
     assert clf.predict_proba(X_test).shape == (len(X_test), 10)
 
 
@@ -824,7 +844,8 @@ def test_warm_fits_check_the_device_parameter(digits):
             clf.partial_fit(X_train, y_train)
     clf.set_params(device="cpu").fit(X_train, y_train)
     assert clf.device_ == "cpu"
-    assert clf.n_iter_ == 2 * SMALL["max_iter"]
+    assert clf.n_iter_ == SMALL["max_iter"]
+    assert len(clf.loss_curve_) == 2 * SMALL["max_iter"]
 
 
 def test_partial_fit_on_a_fitted_model_checks_the_parameters_first(digits):
@@ -846,7 +867,9 @@ def test_partial_fit_keeps_the_early_stopping_history(digits):
     clf = MLPDigitClassifier(**SMALL, early_stopping=True, random_state=0)
     clf.fit(X_train, y_train)
     scores, best = list(clf.validation_scores_), clf.best_validation_score_
-    clf.partial_fit(X_train, y_train)
+    with pytest.raises(ValueError, match="early_stopping"):  # as MLPClassifier
+        clf.partial_fit(X_train, y_train)
+    clf.set_params(early_stopping=False).partial_fit(X_train, y_train)
     assert clf.validation_scores_ == scores
     assert clf.best_validation_score_ == best
     assert clf.best_loss_ is None
@@ -887,8 +910,9 @@ def _validation_split(X, y, random_state, validation_fraction=0.1):
     rng.randint(np.iinfo(np.int32).max)  # the torch seed comes first
     seed = rng.randint(np.iinfo(np.int32).max)
     n_val = int(np.ceil(validation_fraction * len(X)))
+    stratify = LabelBinarizer().fit_transform(y).astype(bool)  # as MLPClassifier
     _, X_val, _, y_val = train_test_split(
-        X, y, test_size=n_val, random_state=seed, stratify=y
+        X, y, test_size=n_val, random_state=seed, stratify=stratify
     )
     return X_val, y_val
 
