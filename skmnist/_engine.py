@@ -567,6 +567,10 @@ def train_epochs(
     return state
 
 
+#: Rows of a block of the L-BFGS objective (as many as a prediction batch).
+_LBFGS_BLOCK_ROWS = 8192
+
+
 def train_lbfgs(
     module: nn.Module,
     data: DeviceData,
@@ -589,7 +593,6 @@ def train_lbfgs(
     whether it stopped before a budget ran out. If the loss becomes
     non-finite the weights are restored with a warning.
     """
-    X, y, weight = data.rows(data.X), data.y, data.weight
     optimizer = torch.optim.LBFGS(
         module.parameters(),
         lr=1.0,
@@ -603,19 +606,37 @@ def train_lbfgs(
     initial = _snapshot(module)
     module.train()
 
-    def objective() -> torch.Tensor:
-        losses = _sample_losses(module(X), y, weight, label_smoothing)
-        return losses.mean() + l2_penalty(module, alpha)
+    n_samples = len(data)
+
+    def objective(backward: bool) -> torch.Tensor:
+        # The mean loss over blocks of rows (each block's graph freed by its
+        # backward pass), so sparse data are densified a block at a time.
+        total = torch.zeros((), device=data.device, dtype=data.dtype)
+        for start in range(0, n_samples, _LBFGS_BLOCK_ROWS):
+            rows = slice(start, min(start + _LBFGS_BLOCK_ROWS, n_samples))
+            X = data.X.dense(rows) if isinstance(data.X, SparseRows) else data.X[rows]
+            weight = None if data.weight is None else data.weight[rows]
+            part = (
+                _sample_losses(
+                    module(data.rows(X)), data.y[rows], weight, label_smoothing
+                ).sum()
+                / n_samples
+            )
+            if backward:
+                part.backward()
+            total += part.detach()
+        penalty = l2_penalty(module, alpha)
+        if backward:
+            penalty.backward()
+        return total + penalty.detach()
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
-        loss = objective()
-        loss.backward()
-        return loss
+        return objective(backward=True)
 
     loss = float(optimizer.step(closure).detach())
     with torch.no_grad():
-        final = float(objective())
+        final = float(objective(backward=False))
     lbfgs_state = optimizer.state[next(module.parameters())]
     n_iter = int(lbfgs_state.get("n_iter", 0))
     evaluations = int(lbfgs_state.get("func_evals", 0))

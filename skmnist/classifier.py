@@ -487,7 +487,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
                 _engine.resume_optimizer(optimizer, getattr(self, "_optimizer", None))
             max_iter = plan.max_iter
             reporter = EpochReporter(0 if lbfgs else self.verbose, max_iter)
-            batch = len(plan.X) if lbfgs else plan.batch_size
+            batch = plan.X.shape[0] if lbfgs else plan.batch_size
             try:
                 data = _engine.DeviceData.from_numpy(
                     plan.X, plan.y, plan.weight, plan.device, plan.dtype

@@ -69,3 +69,9 @@ def pytest_collection_modifyitems(items):
     from sklearn_mlp_exclusions import mark_excluded
 
     mark_excluded(items)
+
+
+@pytest.fixture
+def global_random_seed():
+    """scikit-learn's own test fixture, for the vendored MLP suite: its default seed."""
+    return 42
