@@ -10,10 +10,10 @@ import sys
 import joblib
 import numpy as np
 import pytest
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import Pipeline
 
-from skmnist import MLPDigitClassifier, PixelScaler, __version__
-from skmnist.cli import _set_params, main
+from skmnist import MLPDigitClassifier, __version__
+from skmnist.cli import main
 from skmnist.datasets import load_mnist, write_idx
 from skmnist.persistence import load_model
 
@@ -106,26 +106,6 @@ def test_train_quiet_without_tqdm(tmp_path, monkeypatch):
     assert "Iteration 1, loss = " in out
     status, out, err = run(*args, "--quiet")
     assert status == 0 and err == "" and "test accuracy" in out
-
-
-def test_param_names_values_and_steps():
-    model = make_pipeline(PixelScaler(), MLPDigitClassifier())
-    _set_params(
-        model,
-        [
-            ("hidden_layer_sizes", (512, 256)),
-            ("solver", "sgd"),
-            ("pixelscaler__standardize", True),
-            ("clip", False),
-            ("mlpdigitclassifier__max_iter", 5),
-        ],
-    )
-    params = model.get_params()
-    assert params["mlpdigitclassifier__hidden_layer_sizes"] == (512, 256)
-    assert params["mlpdigitclassifier__solver"] == "sgd"
-    assert params["mlpdigitclassifier__max_iter"] == 5
-    assert params["pixelscaler__standardize"] is True
-    assert params["pixelscaler__clip"] is False
 
 
 @pytest.mark.parametrize(

@@ -5,17 +5,22 @@
   shipped with the package (``source="sample"``).
 - :func:`read_idx` and :func:`write_idx` read and write any IDX file, the
   format of the original MNIST distribution.
+- :func:`read_samples` reads the images of digits in an IDX file, a ``.npy``
+  array or an image file (PNG, JPEG, ...) as the rows of ``X`` a model
+  takes, as ``skmnist predict`` does.
 - :class:`DatasetWarning` tells that IDX files are not the official release
   of the dataset asked for (another dataset's, or unknown files).
 """
 
 from ._idx import read_idx, write_idx
 from ._mnist import DatasetWarning, load_fashion_mnist, load_mnist
+from ._samples import read_samples
 
 __all__ = [
     "DatasetWarning",
     "load_fashion_mnist",
     "load_mnist",
     "read_idx",
+    "read_samples",
     "write_idx",
 ]

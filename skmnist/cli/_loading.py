@@ -1,0 +1,79 @@
+"""What the commands load: a model file, and MNIST through ``load_mnist``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _dataset_name(dataset: str | None) -> str:
+    """What the data line says was read (the ``dataset`` of load_mnist's Bunch)."""
+    if dataset is None:
+        return "unknown IDX files (not the official MNIST release)"
+    return dataset if dataset == "MNIST" else f"{dataset} (not MNIST)"
+
+
+def load_data(source: str, data_home: str | None, subset: str) -> tuple[Any, Any, str]:
+    """The images, the labels and the name of the dataset that was read."""
+    from ..datasets import load_mnist
+
+    data = load_mnist(data_home, subset=subset, source=source)
+    return data.data, data.target, _dataset_name(data.dataset)
+
+
+def load_train_test(
+    source: str, data_home: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    """The training and the official test set of ``source``, read once."""
+    if source == "sample":
+        X_train, y_train, dataset = load_data(source, data_home, "train")
+        X_test, y_test, _ = load_data(source, data_home, "test")
+        return X_train, y_train, X_test, y_test, dataset
+    from ..datasets._catalog import N_TEST
+
+    # One read of all 70,000 images: OpenML is parsed once, not twice.
+    X, y, dataset = load_data(source, data_home, "all")
+    n_train = len(X) - N_TEST
+    return X[:n_train], y[:n_train], X[n_train:], y[n_train:], dataset
+
+
+def load_model(path: str, allow_pickle: bool) -> Any:
+    """Load a fitted skmnist model (a pipeline ending in MLPDigitClassifier).
+
+    Which format the file is, and whether it may be unpickled, is decided by
+    skmnist.persistence.load_model_file.
+    """
+    from sklearn.exceptions import NotFittedError
+    from sklearn.pipeline import Pipeline
+    from sklearn.utils.validation import check_is_fitted
+
+    from ..classifier import MLPDigitClassifier
+    from ..persistence import PickleNotAllowedError, load_model_file
+
+    try:
+        model = load_model_file(path, allow_pickle=allow_pickle)
+    except PickleNotAllowedError:
+        raise ValueError(
+            f"{path!r} is a pickle (joblib) file, which can run arbitrary code "
+            "when loaded: pass --allow-pickle to load it, only if you trust it"
+        ) from None
+    final = model[-1] if isinstance(model, Pipeline) and len(model) else model
+    if not isinstance(final, MLPDigitClassifier):
+        raise ValueError(
+            f"{path!r} is not a skmnist model file: it holds a "
+            f"{type(model).__name__}, not an MLPDigitClassifier or a Pipeline "
+            "ending in one"
+        )
+    try:
+        check_is_fitted(final)
+    except NotFittedError:
+        raise ValueError(
+            f"{path!r} holds an MLPDigitClassifier that was never fitted"
+        ) from None
+    return model
+
+
+def describe_source(source: str, data_home: str | None) -> str:
+    """``--source``, with ``--data-home`` when given, for the ``data`` line."""
+    return source + (f" ({data_home})" if data_home else "")

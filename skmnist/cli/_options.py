@@ -1,0 +1,97 @@
+"""The values of options: ``--param NAME=VALUE``, ``--random-state``, ``--device``.
+
+Each ``argparse`` type here turns the text of one option into its value, or
+raises :class:`argparse.ArgumentTypeError`, which argparse reports as a usage
+error (exit status 2) naming the option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from typing import Any
+
+EXIT_USAGE_ERROR = 2
+
+# Parameters that --param cannot set (the CLI sets the callbacks itself).
+RESERVED_PARAMS = frozenset({"callbacks"})
+
+
+class UsageError(Exception):
+    """A mistake in the command line, reported with exit status 2."""
+
+
+def settable_params(estimator: Any) -> list[str]:
+    """The names of the parameters of ``estimator`` that ``--param`` can set."""
+    return sorted(set(estimator.get_params(deep=False)) - RESERVED_PARAMS)
+
+
+def parse_value(text: str) -> Any:
+    """Turn the VALUE of ``--param NAME=VALUE`` into a Python value.
+
+    Python literals are evaluated (numbers, True/False/None, tuples, dicts,
+    quoted strings); a comma-separated list becomes a tuple; ``inf`` and
+    ``nan`` become floats; anything else stays a string.
+
+    Examples
+    --------
+    >>> from skmnist.cli._options import parse_value
+    >>> parse_value("512,256"), parse_value("64"), parse_value("1e-3")
+    ((512, 256), 64, 0.001)
+    >>> parse_value("sgd"), parse_value("None"), parse_value("relu,tanh")
+    ('sgd', None, ('relu', 'tanh'))
+    >>> parse_value("{0: 2.0}"), parse_value("inf")
+    ({0: 2.0}, inf)
+    """
+    text = text.strip()
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    if "," in text:
+        return tuple(parse_value(part) for part in text.split(",") if part.strip())
+    try:
+        return float(text)  # inf, -inf, nan
+    except ValueError:
+        return text
+
+
+def param_assignment(text: str) -> tuple[str, Any]:
+    """argparse type of ``--param``: ``NAME=VALUE`` to ``(name, value)``.
+
+    Examples
+    --------
+    >>> from skmnist.cli._options import param_assignment
+    >>> param_assignment("hidden_layer_sizes=1024,512")
+    ('hidden_layer_sizes', (1024, 512))
+    """
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE (e.g. max_iter=5), got {text!r}"
+        )
+    return name, parse_value(value)
+
+
+def random_state(text: str) -> int | None:
+    """argparse type of ``--random-state``: an int, or None for ``none``."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer or 'none', got {text!r}"
+        ) from None
+
+
+def device_name(text: str) -> str:
+    """argparse type of ``--device``: a device name (its presence is checked later)."""
+    from .._device import check_device_name
+
+    try:
+        check_device_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text

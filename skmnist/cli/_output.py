@@ -1,0 +1,113 @@
+"""What the commands print: tables, the confusion matrix, warnings and errors."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+PROG = "skmnist"
+
+
+def print_table(rows: Sequence[tuple[str, object]], file: TextIO | None = None) -> None:
+    """Print ``name: value`` lines with the values aligned.
+
+    Examples
+    --------
+    >>> from skmnist.cli._output import print_table
+    >>> print_table([("model", "MLP"), ("test accuracy", "98.00 %")])
+    model:         MLP
+    test accuracy: 98.00 %
+    """
+    width = max(len(name) for name, _ in rows) + 1
+    for name, value in rows:
+        print(f"{name + ':':<{width}} {value}", file=file)
+
+
+def percent(fraction: float) -> str:
+    """A fraction as a percentage with two decimals, ``"98.60 %"``."""
+    return f"{fraction:.2%}".replace("%", " %")
+
+
+def _compact_repr(estimator: Any) -> str:
+    return " ".join(repr(estimator).split())
+
+
+def describe_model(model: Any) -> str:
+    """The model on one line, its pipeline steps joined by arrows."""
+    steps = getattr(model, "steps", None)
+    if steps is None:
+        return _compact_repr(model)
+    return " -> ".join(_compact_repr(step) for _, step in steps)
+
+
+def format_confusion_matrix(matrix: np.ndarray, labels: Sequence[object]) -> str:
+    """The confusion matrix as a text table, true labels as rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmnist.cli._output import format_confusion_matrix
+    >>> print(format_confusion_matrix(np.array([[5, 1], [0, 12]]), [0, 1]))
+    true\\pred  0  1
+             0  5  1
+             1  0 12
+    """
+    names = [str(label) for label in labels]
+    corner = "true\\pred"
+    first = max(len(corner), *(len(name) for name in names))
+    width = (
+        max(len(str(int(matrix.max(initial=0)))), *(len(name) for name in names)) + 1
+    )
+    lines = [corner.rjust(first) + "".join(name.rjust(width) for name in names)]
+    for name, row in zip(names, matrix, strict=True):
+        lines.append(name.rjust(first) + "".join(str(int(v)).rjust(width) for v in row))
+    return "\n".join(lines)
+
+
+def check_output_file(path: str, what: str) -> None:
+    """Fail before the work if ``path`` cannot be a new file."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise IsADirectoryError(f"cannot write the {what} to {path!r}: it is a folder")
+    if not target.parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot write the {what} to {path!r}: the folder "
+            f"{str(target.parent)!r} does not exist"
+        )
+
+
+def error_line(message: str) -> str:
+    """The one line an error is reported as, ``skmnist: error: <message>``."""
+    return f"{PROG}: error: {message}"
+
+
+def error_message(exc: BaseException) -> str:
+    """What an exception says, without its type (an OSError names its file).
+
+    Examples
+    --------
+    >>> from skmnist.cli._output import error_message
+    >>> error_message(FileNotFoundError(2, "No such file or directory", "a.png"))
+    'a.png: No such file or directory'
+    """
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    if isinstance(exc, MemoryError):
+        return f"out of memory{': ' + str(exc) if str(exc) else ''}"
+    return str(exc) or type(exc).__name__
+
+
+def show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning as ``skmnist: warning: <message>`` (``warnings.showwarning``)."""
+    print(f"{PROG}: warning: {message}", file=sys.stderr if file is None else file)
