@@ -34,7 +34,6 @@ import time
 import warnings
 from pathlib import Path
 
-import joblib
 import numpy as np
 from _common import REPO, load_full_mnist, machine, mnist_dir, write_results
 from PIL import Image, ImageDraw, ImageFont
@@ -43,6 +42,7 @@ from sklearn.pipeline import make_pipeline
 from skmnist import MLPDigitClassifier, PixelScaler
 from skmnist.cli import main as skmnist_main
 from skmnist.datasets import load_mnist
+from skmnist.persistence import load_model, save_model
 
 sys.path.insert(0, str(REPO / "tests"))
 from digit_renders import render_files  # tests/ is no package
@@ -144,8 +144,8 @@ def train_model(folder: Path) -> tuple[Path, np.ndarray, np.ndarray, str]:
     started = time.perf_counter()
     model.fit(X_train, y_train)
     print(f"trained on {data} in {time.perf_counter() - started:.0f} s", flush=True)
-    path = folder / "model.joblib"
-    joblib.dump(model, path)
+    path = folder / "model.skmnist"
+    save_model(model, path)
     return path, X_test, y_test, data
 
 
@@ -185,7 +185,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         model_path, X_test, y_test, data = train_model(folder)
-        model = joblib.load(model_path)
+        model = load_model(model_path)
         pick = np.random.default_rng(args.seed).permutation(len(X_test))[: args.n]
         X, y = X_test[pick], y_test[pick]
         original = float(model.score(X, y))

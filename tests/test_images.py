@@ -37,7 +37,7 @@ def sample():
 @pytest.fixture(scope="module")
 def model_file(sample, tmp_path_factory):
     """A small model trained on the embedded sample, saved as `skmnist train` does."""
-    import joblib
+    from skmnist.persistence import save_model
 
     X_train, y_train, _, _ = sample
     model = make_pipeline(
@@ -46,8 +46,8 @@ def model_file(sample, tmp_path_factory):
             hidden_layer_sizes=(64,), max_iter=10, random_state=0, device="cpu"
         ),
     ).fit(X_train, y_train)
-    path = tmp_path_factory.mktemp("model") / "model.joblib"
-    joblib.dump(model, path)
+    path = tmp_path_factory.mktemp("model") / "model.skmnist"
+    save_model(model, path)
     return path, model
 
 
