@@ -443,7 +443,7 @@ def stage_cpu_load(ctx: Context) -> None:
         goal_met=equal and not info["cuda_available"],
         summary=f"trained on {model[-1].device_}, loaded on {info['devices']}: "
         + ", ".join(
-            f"{n} {c['different_labels']} labels differ, max |dp| "
+            f"{n} {c['different_labels']} labels differ, probabilities within "
             f"{c['max_abs_proba_difference']:.1e}"
             for n, c in checks.items()
         ),
@@ -538,6 +538,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown stage(s) {unknown}; the stages are {names}")
     args.stages = chosen
+    args.out = args.out.resolve()  # the cuda_tests stage changes directory
+    args.data = (args.data or mnist_dir()).resolve()
     return args
 
 
@@ -574,7 +576,7 @@ def main(argv=None) -> int:
         except Exception as error:
             doc["wheels"] = {"status": "failed", "error": repr(error)}
         log(log_path, f"wheels: {doc['wheels']}")
-    folder = args.data or mnist_dir()
+    folder = args.data
     loaded = error = None
     try:
         loaded = _load(folder, args.limit)

@@ -50,6 +50,11 @@ sys.exit(gpu_check.main(sys.argv[1:]))
 """
 
 
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "fork"), reason="gpu_check.py runs its stages in forked processes"
+)
+
+
 @pytest.fixture(scope="module")
 def dry_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gpu_check")
