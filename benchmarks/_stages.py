@@ -52,10 +52,11 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def log(log_path: Path, message: str) -> None:
+    """Print ``message`` with the time, and append it to the log."""
     line = f"[gpu_check {time.strftime('%H:%M:%S')}] {message}"
     print(line, flush=True)
-    with open(log_path, "a") as log:
-        log.write(line + "\n")
+    with open(log_path, "a") as file:
+        file.write(line + "\n")
 
 
 def _child(stage: Stage, make_context, result_path: Path, log_path: Path) -> None:
@@ -63,9 +64,9 @@ def _child(stage: Stage, make_context, result_path: Path, log_path: Path) -> Non
     code = 0
     try:
         os.setpgid(0, 0)  # its own group: a timeout ends its subprocesses too
-        log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
+        fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        os.dup2(fd, 1)  # all it prints, C libraries' output too, goes to the log
+        os.dup2(fd, 2)
         print(f"---- stage {stage.name}", flush=True)
         record = {"status": "running", "figures": {}, "error": None}
 

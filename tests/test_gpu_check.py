@@ -42,7 +42,9 @@ def broken(ctx):
     raise RuntimeError("a deliberate failure")
 
 def hangs(ctx):
-    ctx.report(started=True)
+    import subprocess
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    ctx.report(started=True, sleeper=sleeper.pid)
     time.sleep(600)
 
 gpu_check.STAGES[1:1] = [Stage("broken", broken, 30), Stage("hangs", hangs, 2)]
@@ -122,8 +124,11 @@ def test_a_failing_and_a_hanging_stage_do_not_stop_the_rest(dry_run):
     assert broken["status"] == "failed"
     assert "RuntimeError: a deliberate failure" in broken["error"]
     assert broken["figures"] == {"before_the_error": 1}
-    assert hangs["status"] == "timeout" and hangs["figures"] == {"started": True}
+    assert hangs["status"] == "timeout" and hangs["figures"]["started"]
     assert hangs["seconds"] < 15
+    # the subprocess it started was ended with it (gone, or a zombie)
+    stat = Path(f"/proc/{hangs['figures']['sleeper']}/stat")
+    assert not stat.exists() or stat.read_text().split(")")[-1].split()[0] in "ZX"
     assert "broken: failed" in done.stdout and "hangs: timeout" in done.stdout
 
 
