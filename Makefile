@@ -45,13 +45,13 @@ docs: $(STAMP)
 	$(BIN)/sphinx-build $(SPHINXOPTS) -b html docs $(DOCS_BUILD)/html
 
 # The benchmark suite on full MNIST, results under benchmarks/results/: the
-# CPU comparisons always, the GPU figures (benchmarks/gpu_suite.sh) when
-# torch sees a CUDA device. The longer CPU runs (accuracy_recipe.py,
-# batched_search.py, dask_incremental.py) are started one by one; see
-# README.md. BENCH_TAG (e.g. _epyc) suffixes the CPU comparison's results
-# files, to keep several machines' results side by side.
+# CPU comparisons always, and the GPU check (benchmarks/gpu_check.py, into
+# benchmarks/results/) when torch sees a CUDA device. The longer CPU runs
+# (accuracy_recipe.py, batched_search.py, dask_incremental.py) are started
+# one by one; see README.md. BENCH_TAG (e.g. _epyc) suffixes the CPU
+# comparison's results files, to keep several machines' results side by side.
 BENCH_TAG ?=
-.PHONY: bench
+.PHONY: bench gpu-check-files
 BENCH_STAMP := $(VENV)/.skmnist-bench-installed
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
@@ -61,7 +61,21 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/compare.py --repeats 5 --tag "$(BENCH_TAG)"
 	$(BIN)/python benchmarks/cpu_efficiency.py --repeats 5 --tag "$(BENCH_TAG)"
 	$(BIN)/python benchmarks/accuracy_defaults.py
-	PYTHON=$(abspath $(BIN))/python bash benchmarks/gpu_suite.sh
+	@if $(BIN)/python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
+		$(BIN)/python benchmarks/gpu_check.py --data "$(MNIST_DIR)" --out benchmarks/results; \
+	else \
+		echo "No CUDA device: the GPU check (benchmarks/gpu_check.py) is skipped."; \
+	fi
+
+# For a GPU machine without network access: the MNIST files and the skorch
+# wheels (pure Python) in two git-ignored folders of the checkout, to copy
+# along with it. There: python3 benchmarks/gpu_check.py --data .gpu-data
+# --wheels .gpu-wheels --out DIR (see docs/benchmarks.rst).
+GPU_WHEELS ?= skorch==1.4.0 tabulate==0.10.0
+gpu-check-files:
+	mkdir -p .gpu-data .gpu-wheels
+	cp -f "$(MNIST_DIR)"/*-ubyte.gz .gpu-data/
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: -d .gpu-wheels $(GPU_WHEELS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache $(DOCS_BUILD) docs/auto_examples docs/generated docs/_generated
