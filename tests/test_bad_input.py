@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmnist import MLPDigitClassifier, PixelScaler
@@ -95,11 +95,8 @@ CASES = {
         ValueError,
         "X is a tensor on the meta device",
     ),
-    "single_class": (
-        lambda: model().fit(X, np.zeros(40)),
-        ValueError,
-        "only one class",
-    ),
+    # As MLPClassifier: a fit on one class predicts that class.
+    "single_class": (lambda: model().fit(X, np.zeros(40)), None, ""),
     "continuous_y": (lambda: model().fit(X, X[:, 0]), ValueError, "Unknown label type"),
     "nan_in_y": (
         lambda: model().fit(X, np.where(Y == 1, np.nan, 0.0)),
@@ -225,6 +222,8 @@ def test_bad_input(case):
     if outcome is None:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
+            # max_iter=2 ends before the loss converges, and says so.
+            warnings.simplefilter("ignore", ConvergenceWarning)
             action()
     elif issubclass(outcome, Warning):
         with pytest.warns(outcome, match=re.escape(fragment)):
@@ -245,7 +244,7 @@ def test_failed_fit_keeps_the_previous_model():
     proba = clf.predict_proba(X)
     bad_inputs = [
         (with_value(np.nan), Y),
-        (X[:, :3], np.zeros(40)),
+        (X[:, :3], X[:, 0]),
         (X.astype(np.complex64), Y),
         (X, X[:, 0]),
     ]
