@@ -97,18 +97,24 @@ html_sidebars = {"index": [], "install": [], "quickstart": [], "changelog": []}
 # Methods such as ``score`` or ``set_output`` come from scikit-learn, whose
 # docstrings cross-reference labels and glossary terms of scikit-learn's own
 # documentation. Without intersphinx those would be broken references, so
-# they are rendered as plain text.
-_SPHINX_XREF = re.compile(r":(?:ref|term):`(?:([^`<]*?)\s*<[^`>]*>|([^`]*))`")
+# they are rendered as literals (plain text would turn ``classes_`` into a
+# reference of its own). This site has no glossary, so a glossary term is
+# scikit-learn's wherever it appears (inherited properties carry no module).
+_SKLEARN_REF = re.compile(r":ref:`(?:([^`<]*?)\s*<[^`>]*>|([^`]*))`")
+_TERM = re.compile(r":term:`(?:([^`<]*?)\s*<[^`>]*>|([^`]*))`")
+
+
+def _literal(match: re.Match) -> str:
+    return f"``{(match.group(1) or match.group(2)).strip()}``"
 
 
 def _plain_sklearn_references(app, what, name, obj, options, lines):
     module = getattr(obj, "__module__", None) or ""
-    if not module.startswith("sklearn"):
-        return
     for index, line in enumerate(lines):
-        lines[index] = _SPHINX_XREF.sub(
-            lambda match: (match.group(1) or match.group(2)).strip(), line
-        )
+        line = _TERM.sub(_literal, line)
+        if module.startswith("sklearn"):
+            line = _SKLEARN_REF.sub(_literal, line)
+        lines[index] = line
 
 
 def setup(app):

@@ -11,7 +11,6 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import (
@@ -908,14 +907,11 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         seed = self._rng.randint(np.iinfo(np.int32).max)
         # Stratified as MLPClassifier's split (on its binarized labels; none for
         # multilabel y), which raises for a class too small to stratify.
-        stratify = (
-            None if y.ndim == 2 else LabelBinarizer().fit(np.unique(y)).transform(y)
-        )
         parts = train_test_split(
             *arrays,
             test_size=n_val,
             random_state=seed,
-            stratify=None if stratify is None else stratify.astype(bool),
+            stratify=None if y.ndim == 2 else _binarized(y),
         )
         X_train, X_val, y_train, y_val = parts[:4]
         w_train, w_val = (parts[4], parts[5]) if weight is not None else (None, None)
@@ -1163,3 +1159,15 @@ def _loadable_device(saved: str) -> torch.device:
             UserWarning,
         )
         return torch.device("cpu")
+
+
+def _binarized(y: np.ndarray) -> np.ndarray:
+    """``LabelBinarizer().fit_transform(y)`` as booleans, computed densely.
+
+    LabelBinarizer builds a sparse matrix and densifies it; this gives the
+    same columns (one for two classes, one per class otherwise) directly.
+    """
+    classes, codes = np.unique(y, return_inverse=True)
+    if len(classes) == 2:
+        return (codes == 1)[:, None]
+    return codes[:, None] == np.arange(len(classes))
