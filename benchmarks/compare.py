@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -290,7 +291,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.child_of:  # a fresh process of fresh_process()
         args.data = Path(args.data)
-        print(json.dumps(child(args)))
+        # A shared machine's other work shows here: compare runs at like loads.
+        print(json.dumps({**child(args), "load_average_1min": os.getloadavg()[0]}))
         return
 
     from _common import machine, write_results
@@ -312,6 +314,7 @@ def main() -> None:
                     {
                         "cold_fit_s": cold["fit_s"][0],
                         "cold_process_s": cold["process_s"],
+                        "cold_load_average_1min": cold["load_average_1min"],
                     }
                 )
                 print(f"repeat {repeat} {name} cold: {runs[name][-1]}", flush=True)
@@ -321,7 +324,11 @@ def main() -> None:
                     "--n-train", str(n_train), "--epochs", str(epochs),
                 )  # fmt: skip
                 first_fit[key].append(
-                    {"first_s": both["fit_s"][0], "second_s": both["fit_s"][1]}
+                    {
+                        "first_s": both["fit_s"][0],
+                        "second_s": both["fit_s"][1],
+                        "load_average_1min": both["load_average_1min"],
+                    }
                 )
                 print(
                     f"repeat {repeat} skmnist {key}: {first_fit[key][-1]}", flush=True
@@ -345,6 +352,7 @@ def main() -> None:
                     fit_time_s=fit_time,
                     predict_images_per_s=len(X_test) / predict_time,
                     accuracy=float((proba.argmax(axis=1) == y_test).mean()),
+                    warm_load_average_1min=os.getloadavg()[0],
                 )
                 print(f"repeat {repeat} {name} warm: {runs[name][repeat]}", flush=True)
 
@@ -452,6 +460,21 @@ def report(payload: dict, args: argparse.Namespace) -> str:
             + " |"
             for key, v in payload["skmnist_first_vs_second_fit"].items()
         ),
+        "",
+    ]
+    loads = [
+        value
+        for results in (
+            *payload["runs"].values(),
+            *payload["skmnist_first_fit_runs"].values(),
+        )
+        for run in results
+        for key, value in run.items()
+        if key.endswith("load_average_1min")
+    ]
+    lines += [
+        f"Load average (1 min) after each fit: {min(loads):.1f} to {max(loads):.1f} "
+        f"on {info['cpu_count']} cores.",
         "",
     ]
     if args.note:
