@@ -43,10 +43,29 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def cpu_flags() -> str:
+    """The CPU family and model, and whether it has bfloat16 and AMX instructions."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "family unknown"
+    fields = dict(
+        line.split(":", 1) for line in text.split("\n\n")[0].splitlines() if ":" in line
+    )
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    return (
+        f"family {fields.get('cpu family', '?')}, model {fields.get('model', '?')}, "
+        f"avx512_bf16 {'yes' if 'avx512_bf16' in flags else 'no'}, "
+        f"AMX {'yes' if 'amx_tile' in flags else 'no'}"
+    )
+
+
 def machine() -> dict:
     """What the numbers were measured on."""
     info = {
         "cpu": _cpu_model(),
+        "cpu_flags": cpu_flags(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,

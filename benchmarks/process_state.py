@@ -6,6 +6,8 @@ Each state is a fresh process that does something before the timed fit of
 * ``clean``: nothing;
 * ``after_torch``: a 2000 x 2000 matrix product first (any torch work starts
   torch's worker threads before the fit does);
+* ``after_predict``: ``predict_proba`` of a small model (fitted on 500
+  images, one epoch) on the 60,000 training images, three times;
 * ``second_fit``: one fit, then the timed one;
 * ``thread``: torch work, then the fit in a new thread;
 * ``loky_worker``: torch work in a joblib (loky) worker, then the fit there.
@@ -30,7 +32,14 @@ import sys
 import threading
 import time
 
-STATES = ["clean", "after_torch", "second_fit", "thread", "loky_worker"]
+STATES = [
+    "clean",
+    "after_torch",
+    "after_predict",
+    "second_fit",
+    "thread",
+    "loky_worker",
+]
 
 
 def _fit(n_train: int, epochs: int) -> dict:
@@ -65,6 +74,17 @@ def _torch_work() -> None:
     (a @ a).sum()
 
 
+def _large_predict() -> None:
+    from _common import load_full_mnist
+
+    from skmnist import MLPDigitClassifier
+
+    X, y, _, _ = load_full_mnist()
+    small = MLPDigitClassifier(max_iter=1, random_state=0).fit(X[:500] / 255, y[:500])
+    for _ in range(3):
+        small.predict_proba(X / 255)
+
+
 def _in_loky(n_train: int, epochs: int) -> dict:
     _torch_work()
     return _fit(n_train, epochs)
@@ -76,6 +96,9 @@ def child(state: str, n_train: int, epochs: int) -> dict:
         return _fit(n_train, epochs)
     if state == "after_torch":
         _torch_work()
+        return _fit(n_train, epochs)
+    if state == "after_predict":
+        _large_predict()
         return _fit(n_train, epochs)
     if state == "second_fit":
         _fit(n_train, epochs)
@@ -96,24 +119,6 @@ def child(state: str, n_train: int, epochs: int) -> dict:
         )
         return result
     raise ValueError(state)
-
-
-def cpu_flags() -> str:
-    """The CPU family and whether it has bfloat16 and AMX (from /proc/cpuinfo)."""
-    try:
-        text = open("/proc/cpuinfo").read()
-    except OSError:
-        return "family unknown"
-    fields = dict(
-        line.split(":", 1) for line in text.split("\n\n")[0].splitlines() if ":" in line
-    )
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
-    flags = set(fields.get("flags", "").split())
-    return (
-        f"family {fields.get('cpu family', '?')}, model {fields.get('model', '?')}, "
-        f"avx512_bf16 {'yes' if 'avx512_bf16' in flags else 'no'}, "
-        f"AMX {'yes' if 'amx_tile' in flags else 'no'}"
-    )
 
 
 def main() -> None:
@@ -160,7 +165,7 @@ def main() -> None:
             ]
         summary[state] = entry
     payload = {
-        "machine": {**machine(), "cpu_flags": cpu_flags()},
+        "machine": machine(),
         "config": {
             "n_train": args.n_train,
             "epochs": args.epochs,

@@ -27,6 +27,7 @@ from torch import nn
 
 from . import _engine
 from ._network import ACTIVATIONS
+from ._plain_optim import plain_method
 from ._training_data import SparseRows
 from ._user_warning import warn_user
 
@@ -210,6 +211,10 @@ class _BatchedOptimizer:
                 p.sub_(m.div(denom).mul_(step_size.view(shape)))
             p.grad = None
 
+    def tensors(self) -> list[torch.Tensor]:
+        """The parameters and moments, for :func:`skmnist._engine.flush_subnormals`."""
+        return [*self.params, *self.first, *self.second]
+
     def reset(self, index: int) -> None:
         """Forget model ``index``'s moments (after divergence)."""
         self.steps[index] = 0
@@ -223,7 +228,7 @@ class _BatchedOptimizer:
             self.solver == "sgd" and self.momentum[index] == 0
         ):
             return  # torch keeps no state for these
-        state = optimizer.state_dict()
+        state = plain_method(optimizer, "state_dict")()
         per_param = {}
         for position in range(len(self.params)):
             if self.solver == "sgd":
@@ -237,7 +242,7 @@ class _BatchedOptimizer:
             per_param[position] = entry
         # Same order as torch's: the weights' group first, then the biases'.
         state["state"] = per_param
-        optimizer.load_state_dict(state)
+        plain_method(optimizer, "load_state_dict")(state)
 
 
 # ---------------------------------------------------------------- training
@@ -341,6 +346,7 @@ def train_batched(
     training = [True] * n_models
     step = [0] * n_models
     arange = torch.arange(batch_size, device=device)
+    batched_step = 0
 
     for _ in range(max_iter):
         if not any(training):
@@ -405,6 +411,9 @@ def train_batched(
             per_model = (losses * w).sum(dim=1) / count.clamp(min=1)
             per_model.sum().backward()
             optimizer.step(rates[s], count > 0)
+            batched_step += 1
+            if batched_step % _engine.FLUSH_EVERY == 0:
+                _engine.flush_subnormals(optimizer.tensors())
             totals += per_model.detach().to(torch.float64) * count.to(torch.float64)
         for m in range(n_models):
             step[m] += int((counts_np[:, m] > 0).sum())

@@ -14,7 +14,7 @@ import contextlib
 import copy
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -317,7 +317,7 @@ def _train_one_epoch(
             torch.neg(losses.detach(), out=sample_slot)
         step += 1
         if step % FLUSH_EVERY == 0:
-            flush_subnormals(module, optimizer)
+            flush_subnormals(_float_state(module, optimizer))
     return -float(log_likelihood.sum(dtype=torch.float64)) / n, step
 
 
@@ -736,8 +736,12 @@ def flush_denormals():
 FLUSH_EVERY = 16
 
 
-def flush_subnormals(module: nn.Module, optimizer: torch.optim.Optimizer) -> None:
-    """Set the parameters and optimizer moments closer to zero than √tiny to zero.
+def flush_subnormals(tensors: Iterable[torch.Tensor]) -> None:
+    """Set the entries of ``tensors`` closer to zero than √tiny to zero, in place.
+
+    ``tensors`` are a network's parameters and its optimizer's moments (those
+    of a torch optimizer: :func:`_float_state`; the batched one's:
+    :meth:`skmnist._batched._BatchedOptimizer.tensors`).
 
     A weight that gets no gradient from the data (one of an always-blank
     border pixel, one out of a unit that never fires) shrinks geometrically
@@ -756,7 +760,7 @@ def flush_subnormals(module: nn.Module, optimizer: torch.optim.Optimizer) -> Non
     from the threshold into the subnormal range in between.
     """
     with torch.no_grad():
-        for tensor in _float_state(module, optimizer):
+        for tensor in tensors:
             limit = math.sqrt(torch.finfo(tensor.dtype).tiny)
             tensor.masked_fill_(tensor.abs() < limit, 0.0)
 

@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 import torch
 
-from skmnist import MLPDigitClassifier, _engine
+from skmnist import MLPDigitClassifier, _batched, _engine
 from skmnist.datasets import load_mnist
+from skmnist.model_selection import fit_many
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,6 +63,32 @@ def test_fit_does_not_import_dynamo(params):
     assert out == "False"
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("entry", ["fit_many", "BatchedGridSearchCV"])
+def test_batched_fit_does_not_import_dynamo(entry, solver):
+    """Batched fits hand their optimizer state to torch optimizers: no dynamo."""
+    out = _run_fresh(
+        f"""
+        import sys
+        from skmnist import MLPDigitClassifier
+        from skmnist.datasets import load_mnist
+        from skmnist.model_selection import BatchedGridSearchCV, fit_many
+        from sklearn.base import clone
+        X, y = load_mnist(source="sample", return_X_y=True)
+        X, y = X[:600] / 255.0, y[:600]
+        clf = MLPDigitClassifier((16,), max_iter=2, batch_size=100, random_state=0,
+                                 solver={solver!r}, momentum=0.9)
+        if {entry!r} == "fit_many":
+            fit_many([clf, clone(clf)], [(X, y), (X[:300], y[:300])])
+        else:
+            grid = {{"learning_rate_init": [1e-3, 3e-3]}}
+            BatchedGridSearchCV(clf, grid, cv=2).fit(X, y)
+        print("torch._dynamo" in sys.modules)
+        """
+    )
+    assert out == "False"
+
+
 def _subnormals(tensor: torch.Tensor) -> int:
     """How many entries of a float32 tensor are subnormal (read as integers)."""
     assert tensor.dtype == torch.float32
@@ -73,6 +100,25 @@ def _state_tensors(clf):
     yield from clf.module_.parameters()
     for state in clf._optimizer.state.values():
         yield from (t for t in state.values() if torch.is_tensor(t))
+
+
+@contextlib.contextmanager
+def _not_flushing():
+    """One thread, not flushing: every kernel stores what it computes."""
+    was_flushing, threads = _engine._flushing_denormals(), torch.get_num_threads()
+    torch.set_flush_denormal(False)
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(was_flushing)
+        torch.set_num_threads(threads)
+
+
+def _blank_border_sample():
+    X, y = load_mnist(source="sample", return_X_y=True)
+    # The border pixels are zero: their weights get no gradient from the data.
+    return (X[:1000] / 255.0).astype(np.float32), y[:1000]
 
 
 def test_subnormal_count_helper():
@@ -91,21 +137,53 @@ def test_long_fit_leaves_no_subnormals(monkeypatch):
     the optimizer state must hold none after a long fit.
     """
     monkeypatch.setattr(_engine, "flush_denormals", contextlib.nullcontext)
-    X, y = load_mnist(source="sample", return_X_y=True)
-    # The border pixels are zero: their weights get no gradient from the data.
-    X = (X[:1000] / 255.0).astype(np.float32)
+    X, y = _blank_border_sample()
     clf = MLPDigitClassifier(
         (32,), max_iter=20, batch_size=10, random_state=0, learning_rate="constant"
     )
-    # One thread, not flushing: every kernel stores what it computes.
-    was_flushing, threads = _engine._flushing_denormals(), torch.get_num_threads()
-    torch.set_flush_denormal(False)
-    torch.set_num_threads(1)
-    try:
-        clf.fit(X, y[:1000])
-    finally:
-        torch.set_flush_denormal(was_flushing)
-        torch.set_num_threads(threads)
+    with _not_flushing():
+        clf.fit(X, y)
     counts = [_subnormals(t) for t in _state_tensors(clf)]
     assert sum(counts) == 0, counts
     assert np.isfinite(clf.loss_curve_).all()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_long_batched_fit_leaves_no_subnormals(monkeypatch):
+    """The batched Adam of ``fit_many`` decays the same weights and moments.
+
+    Checked in the batched state itself (what every later batched step
+    computes on) and in what each fitted model keeps.
+    """
+    monkeypatch.setattr(_engine, "flush_denormals", contextlib.nullcontext)
+    kept = {}
+    train_batched = _batched.train_batched
+
+    def recording(*args, **kwargs):
+        states, optimizer = train_batched(*args, **kwargs)
+        kept["optimizer"] = optimizer
+        return states, optimizer
+
+    monkeypatch.setattr(_batched, "train_batched", recording)
+    X, y = _blank_border_sample()
+    models = [
+        MLPDigitClassifier(
+            (32,),
+            max_iter=20,
+            batch_size=10,
+            random_state=seed,
+            learning_rate="constant",
+        )
+        for seed in (0, 1)
+    ]
+    with _not_flushing():
+        fit_many(models, [(X, y)] * 2)
+    batched = kept["optimizer"]
+    counts = [
+        _subnormals(t) for t in [*batched.params, *batched.first, *batched.second]
+    ]
+    assert sum(counts) == 0, counts
+    for clf in models:
+        counts = [_subnormals(t) for t in _state_tensors(clf)]
+        assert sum(counts) == 0, counts
+        assert np.isfinite(clf.loss_curve_).all()
