@@ -614,7 +614,7 @@ def train_lbfgs(
         total = torch.zeros((), device=data.device, dtype=data.dtype)
         for start in range(0, n_samples, _LBFGS_BLOCK_ROWS):
             rows = slice(start, min(start + _LBFGS_BLOCK_ROWS, n_samples))
-            X = data.X.dense(rows) if isinstance(data.X, SparseRows) else data.X[rows]
+            X = data.X.dense(rows) if data.sparse else data.X[rows]
             weight = None if data.weight is None else data.weight[rows]
             part = (
                 _sample_losses(
