@@ -23,7 +23,7 @@ from _common import load_full_mnist, machine, write_results
 from sklearn.pipeline import make_pipeline
 
 from skmnist import MLPDigitClassifier, PixelScaler
-from skmnist._device import resolve_device
+from skmnist._training.device import resolve_device
 
 
 def main() -> None:

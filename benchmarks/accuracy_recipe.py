@@ -41,7 +41,7 @@ from _common import load_full_mnist, machine, write_results
 from sklearn.pipeline import make_pipeline
 
 from skmnist import MLPDigitClassifier, PixelScaler
-from skmnist._device import resolve_device
+from skmnist._training.device import resolve_device
 
 HIDDEN = (2500, 2000, 1500, 1000, 500)
 

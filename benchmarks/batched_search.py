@@ -26,7 +26,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from skmnist import MLPDigitClassifier, PixelScaler
-from skmnist._device import resolve_device
+from skmnist._training.device import resolve_device
 from skmnist.model_selection import BatchedGridSearchCV
 
 

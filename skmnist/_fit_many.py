@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from . import _batched, _engine
+from ._training import engine as _engine
+from ._training import stacked as _batched
 from ._user_warning import warn_user
 from .classifier import MLPDigitClassifier
 

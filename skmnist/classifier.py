@@ -27,12 +27,18 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _engine
-from ._augment import Distortion, image_side
-from ._device import check_device_name, resolve_device
 from ._inputs import host_array
-from ._network import ACTIVATIONS, build_mlp, from_portable, state_to_numpy, to_portable
 from ._progress import EpochReporter
+from ._training import engine as _engine
+from ._training.augment import Distortion, image_side
+from ._training.device import check_device_name, resolve_device
+from ._training.network import (
+    ACTIVATIONS,
+    build_mlp,
+    from_portable,
+    state_to_numpy,
+    to_portable,
+)
 from ._user_warning import warn_user
 
 __all__ = ["MLPDigitClassifier"]

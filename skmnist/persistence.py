@@ -75,8 +75,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from . import _skops_format
-from ._device import resolve_device
 from ._skops_format import ESTIMATOR_TYPES, STEP_TYPES, FileError
+from ._training.device import resolve_device
 from ._user_warning import warn_user
 from .classifier import MLPDigitClassifier
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from skmnist import MLPDigitClassifier
-from skmnist._augment import Distortion, image_side
+from skmnist._training.augment import Distortion, image_side
 from skmnist.datasets import load_mnist
 from skmnist.model_selection import fit_many
 

@@ -14,8 +14,9 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelBinarizer
 
-from skmnist import MLPDigitClassifier, PixelScaler, _engine
-from skmnist._engine import predict_batches
+from skmnist import MLPDigitClassifier, PixelScaler
+from skmnist._training import engine as _engine
+from skmnist._training.engine import predict_batches
 
 SMALL = {
     "hidden_layer_sizes": (32,),
@@ -585,7 +586,7 @@ def test_out_of_memory_in_fit_names_batch_size(digits, monkeypatch):
     def no_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("simulated")
 
-    monkeypatch.setattr("skmnist._engine._train_one_epoch", no_memory)
+    monkeypatch.setattr("skmnist._training.engine._train_one_epoch", no_memory)
     with pytest.raises(MemoryError, match="batch_size=32"):
         MLPDigitClassifier(**SMALL).fit(X_train, y_train)
 

@@ -10,7 +10,7 @@ from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import make_pipeline
 
 from skmnist import MLPDigitClassifier, PixelScaler
-from skmnist._device import claim_device
+from skmnist._training.device import claim_device
 from skmnist.datasets import load_mnist
 
 distributed = pytest.importorskip("distributed")

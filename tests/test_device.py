@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from skmnist import _device, _engine
-from skmnist._device import resolve_device
+from skmnist._training import device as _device
+from skmnist._training import engine as _engine
+from skmnist._training.device import resolve_device
 
 HOLDER = """
 import sys, time
-from skmnist._device import claim_device
+from skmnist._training.device import claim_device
 print(claim_device(sys.argv[2].split(","), sys.argv[1]), flush=True)
 time.sleep(120)
 """

@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 from numpy.testing import assert_allclose
 
-from skmnist import MLPDigitClassifier, _engine
-from skmnist._fast_step import FastStep
-from skmnist._network import build_mlp
+from skmnist import MLPDigitClassifier
+from skmnist._training import engine as _engine
+from skmnist._training.hand_step import FastStep
+from skmnist._training.network import build_mlp
 
 
 def _batch(n=16, d=12, n_classes=4, weighted=False, dtype=torch.float64):

@@ -15,8 +15,10 @@ import scipy.sparse as sp
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skmnist import MLPDigitClassifier, _engine, _training_data
+from skmnist import MLPDigitClassifier
 from skmnist._inputs import host_array
+from skmnist._training import data as _training_data
+from skmnist._training import engine as _engine
 from skmnist.datasets import load_mnist
 from skmnist.model_selection import fit_many
 

@@ -88,7 +88,7 @@ def test_each_batched_model_matches_its_single_fit(data, params):
 
 
 def test_models_with_different_settings_share_one_batch(data, monkeypatch):
-    from skmnist import _batched
+    from skmnist._training import stacked as _batched
 
     calls = []
     original = _batched.train_batched
@@ -280,7 +280,7 @@ def test_dropout_keeps_its_rate_when_autocast_makes_activations_bfloat16():
     on bfloat16's coarse grid keeps about 70.3 % of the units at dropout 0.3."""
     from torch import nn
 
-    from skmnist._batched import _StackedMLP
+    from skmnist._training.stacked import _StackedMLP
 
     width, rows = 256, 8192
     modules = []
@@ -305,7 +305,7 @@ def test_dropout_keeps_its_rate_when_autocast_makes_activations_bfloat16():
 
 
 def test_shared_integer_images_are_converted_once(data, monkeypatch):
-    from skmnist import _batched
+    from skmnist._training import stacked as _batched
 
     seen = []
     original = _batched.train_batched
@@ -533,7 +533,7 @@ def test_a_failing_candidate_gets_error_score_like_gridsearchcv(small):
 
 
 def test_a_batch_out_of_memory_is_fitted_one_model_at_a_time(small, monkeypatch):
-    from skmnist import _batched
+    from skmnist._training import stacked as _batched
 
     def out_of_memory(jobs, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory (simulated)")

@@ -637,7 +637,7 @@ def test_huge_sizes(pipeline_bytes, tmp_path):
 
 
 def test_a_stored_architecture_is_checked_before_anything_is_allocated():
-    from skmnist._network import build_mlp, from_portable, to_portable
+    from skmnist._training.network import build_mlp, from_portable, to_portable
 
     arch = {"n_features": 4, "hidden_layer_sizes": [3], "n_outputs": 2}
     portable = to_portable(build_mlp(**arch), arch)

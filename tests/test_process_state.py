@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 import torch
 
-from skmnist import MLPDigitClassifier, _batched, _engine
+from skmnist import MLPDigitClassifier
+from skmnist._training import engine as _engine
+from skmnist._training import stacked as _batched
 from skmnist.datasets import load_mnist
 from skmnist.model_selection import fit_many
 

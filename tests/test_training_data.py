@@ -5,8 +5,9 @@ import pytest
 import torch
 from numpy.testing import assert_allclose
 
-from skmnist import MLPDigitClassifier, PixelScaler, _training_data
-from skmnist._training_data import DeviceData, minibatches, value_codes
+from skmnist import MLPDigitClassifier, PixelScaler
+from skmnist._training import data as _training_data
+from skmnist._training.data import DeviceData, minibatches, value_codes
 
 CPU = torch.device("cpu")
 

@@ -88,7 +88,7 @@ def random_state(text: str) -> int | None:
 
 def device_name(text: str) -> str:
     """argparse type of ``--device``: a device name (its presence is checked later)."""
-    from .._device import check_device_name
+    from .._training.device import check_device_name
 
     try:
         check_device_name(text)

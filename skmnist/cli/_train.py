@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from sklearn.pipeline import make_pipeline
 
     from .. import MLPDigitClassifier, PixelScaler
-    from .._device import resolve_device
+    from .._training.device import resolve_device
     from ..persistence import save_model_file
 
     model = make_pipeline(

@@ -82,7 +82,7 @@ def claim_device(device_ids: Sequence[str], lock_dir: str | os.PathLike) -> int:
     Examples
     --------
     >>> import tempfile
-    >>> from skmnist._device import claim_device
+    >>> from skmnist._training.device import claim_device
     >>> folder = tempfile.mkdtemp()
     >>> claim_device(["GPU-a", "GPU-b"], folder)
     0
@@ -143,7 +143,7 @@ def check_device_name(device: str | torch.device) -> None:
 
     Examples
     --------
-    >>> from skmnist._device import check_device_name
+    >>> from skmnist._training.device import check_device_name
     >>> check_device_name("cuda:1")
     >>> check_device_name("tpu")
     Traceback (most recent call last):
@@ -187,7 +187,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
     Examples
     --------
-    >>> from skmnist._device import resolve_device
+    >>> from skmnist._training.device import resolve_device
     >>> resolve_device("cpu")
     device(type='cpu')
     """

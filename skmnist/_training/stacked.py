@@ -25,11 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import _engine
-from ._network import ACTIVATIONS
-from ._plain_optim import plain_method
-from ._training_data import SparseRows
-from ._user_warning import warn_user
+from .._user_warning import warn_user
+from . import engine as _engine
+from .data import SparseRows
+from .network import ACTIVATIONS
+from .plain_optim import plain_method
 
 __all__ = ["BatchedJob", "train_batched"]
 

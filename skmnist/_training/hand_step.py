@@ -30,7 +30,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._plain_optim import plain_step
+from .plain_optim import plain_step
 
 __all__ = ["FastStep"]
 

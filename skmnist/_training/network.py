@@ -63,7 +63,7 @@ def build_mlp(
 
     Examples
     --------
-    >>> from skmnist._network import build_mlp
+    >>> from skmnist._training.network import build_mlp
     >>> build_mlp(784, (32,), 10)
     Sequential(
       (0): Linear(in_features=784, out_features=32, bias=True)
@@ -98,7 +98,7 @@ def state_to_numpy(module: nn.Module) -> dict[str, np.ndarray]:
 
     Examples
     --------
-    >>> from skmnist._network import build_mlp, state_to_numpy
+    >>> from skmnist._training.network import build_mlp, state_to_numpy
     >>> sorted(state_to_numpy(build_mlp(4, (), 2)))
     ['0.bias', '0.weight']
     """
@@ -122,7 +122,7 @@ def load_numpy_state(module: nn.Module, state: dict[str, np.ndarray]) -> nn.Modu
 
     Examples
     --------
-    >>> from skmnist._network import build_mlp, load_numpy_state, state_to_numpy
+    >>> from skmnist._training.network import build_mlp, load_numpy_state, state_to_numpy
     >>> a, b = build_mlp(4, (3,), 2), build_mlp(4, (3,), 2)
     >>> _ = load_numpy_state(b, state_to_numpy(a))
     >>> bool((a[0].weight == b[0].weight).all())
@@ -154,7 +154,7 @@ def to_portable(module: nn.Module, architecture: dict) -> dict:
 
     Examples
     --------
-    >>> from skmnist._network import build_mlp, to_portable
+    >>> from skmnist._training.network import build_mlp, to_portable
     >>> arch = {"n_features": 4, "hidden_layer_sizes": [3], "n_outputs": 2}
     >>> to_portable(build_mlp(**arch), arch)["dtype"]
     'float32'
@@ -185,7 +185,7 @@ def from_portable(portable: dict, device: torch.device | str) -> nn.Module:
 
     Examples
     --------
-    >>> from skmnist._network import build_mlp, from_portable, to_portable
+    >>> from skmnist._training.network import build_mlp, from_portable, to_portable
     >>> arch = {"n_features": 4, "hidden_layer_sizes": [3], "n_outputs": 2}
     >>> from_portable(to_portable(build_mlp(**arch), arch), "cpu")[0]
     Linear(in_features=4, out_features=3, bias=True)
