@@ -122,7 +122,9 @@ def load_numpy_state(module: nn.Module, state: dict[str, np.ndarray]) -> nn.Modu
 
     Examples
     --------
-    >>> from skmnist._training.network import build_mlp, load_numpy_state, state_to_numpy
+    >>> from skmnist._training.network import (
+    ...     build_mlp, load_numpy_state, state_to_numpy
+    ... )
     >>> a, b = build_mlp(4, (3,), 2), build_mlp(4, (3,), 2)
     >>> _ = load_numpy_state(b, state_to_numpy(a))
     >>> bool((a[0].weight == b[0].weight).all())
