@@ -28,7 +28,8 @@ from ._training.loss import l2_penalty
 from ._training.network import (
     ACTIVATIONS,
     from_portable,
-    state_to_numpy,
+    layer_arrays,
+    set_layer_arrays,
     to_portable,
 )
 from ._training.optimizers import optimizer_from_numpy, optimizer_to_numpy
@@ -624,51 +625,11 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def _weights(self, suffix):
         check_is_fitted(self)
-        state = state_to_numpy(self.module_)
-        return [
-            v.T.copy() if v.ndim == 2 else v
-            for k, v in state.items()
-            if k.endswith(suffix)
-        ]
+        return layer_arrays(self.module_, suffix)
 
     def _set_weights(self, suffix, name, values):
-        """Write ``values`` (one array per layer) into the network, all or none."""
         check_is_fitted(self)
-        parameters = [
-            p for key, p in self.module_.named_parameters() if key.endswith(suffix)
-        ]
-        if isinstance(values, np.ndarray) or not isinstance(values, (list, tuple)):
-            raise TypeError(
-                f"{name} must be a list of {len(parameters)} arrays, one per "
-                f"layer; got {type(values).__name__}."
-            )
-        if len(values) != len(parameters):
-            raise ValueError(
-                f"{name} must hold {len(parameters)} arrays, one per layer; got "
-                f"{len(values)}."
-            )
-        arrays = []
-        for index, (value, parameter) in enumerate(
-            zip(values, parameters, strict=True)
-        ):
-            shape = tuple(parameter.shape[::-1])  # (n_in, n_out) for weights
-            try:
-                array = np.asarray(value, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"{name}[{index}] is not a numeric array: {exc}"
-                ) from None
-            if array.shape != shape:
-                raise ValueError(
-                    f"{name}[{index}] has shape {array.shape}, but that layer's "
-                    f"is {shape}."
-                )
-            if not np.isfinite(array).all():
-                raise ValueError(f"{name}[{index}] contains NaN or infinity.")
-            arrays.append(np.ascontiguousarray(array.T))
-        with torch.no_grad():
-            for array, parameter in zip(arrays, parameters, strict=True):
-                parameter.copy_(torch.from_numpy(array))
+        set_layer_arrays(self.module_, suffix, name, values)
 
     @property
     def coefs_(self):
