@@ -1,8 +1,10 @@
 """Fitting many MLPDigitClassifiers as few batched networks (see ``fit_many``).
 
-The estimators are grouped by network shape and training loop; each group
-trains as one batched network (:func:`skmnist._batched.train_batched`), the
-others are fitted one by one.
+The estimators are planned as their ``fit`` plans them and grouped by what
+their networks must share to train as one stack
+(:func:`skmnist._training.fit.stack_key`); each group trains together, in
+the engine's one epoch loop. L-BFGS and multilabel fits are fitted one by
+one.
 """
 
 from __future__ import annotations
@@ -12,40 +14,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
-from ._training import engine as _engine
-from ._training import stacked as _batched
+from ._fit_plan import plan_fit
+from ._training.fit import stack_key, train
 from ._user_warning import warn_user
 from .classifier import MLPDigitClassifier
-
-
-def _batchable(estimator: MLPDigitClassifier) -> bool:
-    warm = estimator.warm_start and hasattr(estimator, "module_")
-    return not (
-        estimator.early_stopping
-        or estimator.callbacks
-        or estimator.augment
-        or warm
-        or estimator.solver == "lbfgs"
-    )
-
-
-def _group_key(estimator: MLPDigitClassifier, plan) -> tuple:
-    arch = plan.architecture
-    return (
-        arch["n_features"],
-        tuple(arch["hidden_layer_sizes"]),
-        arch["n_outputs"],
-        arch["activation"],
-        plan.batch_size,
-        plan.max_iter,
-        estimator.shuffle,
-        estimator.solver,
-        estimator.nesterovs_momentum and estimator.momentum > 0,
-        str(plan.device),
-        plan.dtype,
-    )
 
 
 def _restore(estimator: MLPDigitClassifier, state: dict) -> None:
@@ -54,8 +27,10 @@ def _restore(estimator: MLPDigitClassifier, state: dict) -> None:
 
 
 def _plan(estimator: MLPDigitClassifier, X, y, weight):
+    """Validate as ``fit`` does, and plan the fit (a warm one continues)."""
     estimator._validate_params()
-    return estimator._plan_fit(X, y, weight, None, False, False)
+    incremental = estimator.warm_start and hasattr(estimator, "module_")
+    return plan_fit(estimator, X, y, weight, None, incremental, False)
 
 
 def _fit_models(
@@ -90,12 +65,12 @@ def _fit_models(
         if isinstance(X, np.ndarray) and X.dtype not in (np.float32, np.float64):
             # Convert shared integer images once, so folds stay shared.
             X = converted.setdefault(id(X), np.ascontiguousarray(X, np.float32))
-        if not _batchable(estimator) or np.ndim(y) == 2:  # lbfgs, multilabel
+        if estimator.solver == "lbfgs" or np.ndim(y) == 2:  # not stackable
             attempt(index, estimator.fit, X, y, sample_weight=weight)
             continue
         plan = attempt(index, _plan, estimator, X, y, weight)
         if plan is not None:
-            groups[_group_key(estimator, plan)].append((index, plan, (X, y, weight)))
+            groups[stack_key(plan.job)].append((index, plan, (X, y, weight)))
     for members in groups.values():
         for start in range(0, len(members), max_models):
             chunk = members[start : start + max_models]
@@ -125,47 +100,12 @@ def _unpack(dataset) -> tuple:
 
 
 def _fit_group(members: list) -> None:
-    first_estimator, first_plan = members[0]
-    device, dtype = first_plan.device, first_plan.dtype
-    jobs = []
-    for estimator, plan in members:
-        with _engine.seeded(device, plan.seed):
-            module = plan.build_module()
-            random_state = _engine.get_rng_states(device)
-        jobs.append(
-            _batched.BatchedJob(
-                module=module,
-                X=plan.X,
-                y=plan.y,
-                weight=plan.weight,
-                config=plan.optimizer_config,
-                stopping=plan.stopping,
-                label_smoothing=float(estimator.label_smoothing),
-                dropout=float(estimator.dropout),
-                random_state=random_state,
-            )
+    """Train the planned fits of one stack key together; store each result."""
+    jobs = [plan.job for _, plan in members]
+    for job in jobs:
+        job.verbose = 0  # verbose is ignored in batched fits
+    outcomes = train(jobs)
+    for (estimator, plan), outcome in zip(members, outcomes, strict=True):
+        estimator._finish_fit(
+            plan, outcome.module, outcome.optimizer, outcome.state, False
         )
-    seeds = [plan.seed for _, plan in members]
-    dropout_seed = int(np.random.SeedSequence(seeds).generate_state(1)[0])
-    with _engine.flush_denormals():
-        try:
-            states, optimizer = _batched.train_batched(
-                jobs,
-                batch_size=first_plan.batch_size,
-                max_iter=first_plan.max_iter,
-                shuffle=first_estimator.shuffle,
-                device=device,
-                dtype=dtype,
-                dropout_seed=dropout_seed,
-            )
-        except torch.OutOfMemoryError:
-            raise MemoryError(
-                f"The {device} device ran out of memory training {len(jobs)} "
-                "models at once; lower max_models (or batch_size)."
-            ) from None
-    for index, ((estimator, plan), job, state) in enumerate(
-        zip(members, jobs, states, strict=True)
-    ):
-        torch_optimizer = _engine.make_optimizer(job.module, plan.optimizer_config)
-        optimizer.load_into(index, torch_optimizer)
-        estimator._finish_fit(plan, job.module, torch_optimizer, state, False)

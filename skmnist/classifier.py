@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import (
     Interval,
@@ -19,76 +16,27 @@ from sklearn.utils._param_validation import (
     Options,
     StrOptions,
 )
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._fit_plan import FLOAT_DTYPES, hidden_layer_sizes, plan_fit
 from ._inputs import host_array
 from ._progress import EpochReporter
-from ._training import engine as _engine
-from ._training.augment import Distortion, image_side
 from ._training.device import check_device_name, resolve_device
+from ._training.fit import train
+from ._training.history import TrainingState
+from ._training.loss import l2_penalty
 from ._training.network import (
     ACTIVATIONS,
-    build_mlp,
     from_portable,
-    state_to_numpy,
+    layer_arrays,
+    set_layer_arrays,
     to_portable,
 )
+from ._training.optimizers import optimizer_from_numpy, optimizer_to_numpy
+from ._training.prediction import predict_batches
 from ._user_warning import warn_user
 
 __all__ = ["MLPDigitClassifier"]
-
-_FLOAT_DTYPES = (np.float32, np.float64)
-
-#: ``max_iter="auto"``: at least this many epochs, and on small data as many
-#: more as it takes to make AUTO_STEPS optimizer steps (minibatches), up to
-#: AUTO_MAX_EPOCHS (``benchmarks/small_data.py`` measured the choice: fewer
-#: epochs cost accuracy on small data, more cost time and gained nothing).
-AUTO_MIN_EPOCHS = 20
-AUTO_STEPS = 500
-AUTO_MAX_EPOCHS = 50
-#: ``max_iter="auto"`` with ``solver="lbfgs"``: MLPClassifier's 200 iterations.
-AUTO_LBFGS_ITERATIONS = 200
-
-
-@dataclass
-class _FitPlan:
-    """A validated fit, ready to train: data, device, seed and settings."""
-
-    X: np.ndarray
-    y: np.ndarray
-    weight: np.ndarray | None
-    validation: tuple | None
-    classes: np.ndarray
-    device: torch.device
-    dtype: torch.dtype
-    seed: int
-    architecture: dict | None
-    optimizer_config: _engine.OptimizerConfig
-    stopping: _engine.StoppingConfig
-    batch_size: int
-    augment: Distortion | None
-    max_iter: int = 1
-    n_iter_start: int = 0
-
-    def build_module(self) -> torch.nn.Sequential:
-        """A freshly initialised network (draws from torch's seeded generator)."""
-        return build_mlp(**self.architecture).to(device=self.device, dtype=self.dtype)
-
-    def out_of_memory(self) -> MemoryError:
-        n, d = self.X.shape
-        size_mb = n * d * (8 if self.dtype == torch.float64 else 4) / 2**20
-        return MemoryError(
-            f"The {self.device} device ran out of memory in fit: the training "
-            f"set ({n} x {d}, {size_mb:.0f} MB) is kept on the device and trained "
-            f"in minibatches of batch_size={self.batch_size}. Lower batch_size, "
-            "fit on fewer samples per call (partial_fit), or use device='cpu'."
-        )
 
 
 class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
@@ -474,201 +422,18 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             raise
 
     def _fit(self, X, y, sample_weight, classes, incremental, one_epoch):
-        plan = self._plan_fit(X, y, sample_weight, classes, incremental, one_epoch)
-        with _engine.seeded(plan.device, plan.seed), _engine.flush_denormals():
-            if incremental:
-                module = _engine.clone_module(self.module_).to(plan.device)
-                state = self._training_state()
-            else:
-                module = plan.build_module()
-                state = _engine.TrainingState()
-            lbfgs = self.solver == "lbfgs"
-            optimizer = (
-                None  # L-BFGS starts afresh at every fit, as in MLPClassifier
-                if lbfgs
-                else _engine.make_optimizer(module, plan.optimizer_config)
-            )
-            if incremental and not lbfgs:
-                _engine.resume_optimizer(optimizer, getattr(self, "_optimizer", None))
-            max_iter = plan.max_iter
-            reporter = EpochReporter(0 if lbfgs else self.verbose, max_iter)
-            batch = plan.X.shape[0] if lbfgs else plan.batch_size
-            try:
-                data = _engine.DeviceData.from_numpy(
-                    plan.X, plan.y, plan.weight, plan.device, plan.dtype
-                )
-                if plan.y.ndim == 2:  # multilabel indicator targets
-                    data.y = data.y.to(plan.dtype)
-                with _engine.step_threads(module, batch):
-                    if lbfgs:
-                        state = _engine.train_lbfgs(
-                            module,
-                            data,
-                            state,
-                            alpha=self.alpha,
-                            max_iter=max_iter,
-                            max_fun=self.max_fun,
-                            tol=self.tol,
-                            label_smoothing=self.label_smoothing,
-                        )
-                    else:
-                        state = _engine.train_epochs(
-                            module,
-                            optimizer,
-                            data,
-                            state,
-                            optimizer_config=plan.optimizer_config,
-                            stopping=plan.stopping,
-                            max_iter=max_iter,
-                            batch_size=plan.batch_size,
-                            shuffle=self.shuffle,
-                            label_smoothing=self.label_smoothing,
-                            augment=plan.augment,
-                            validation=plan.validation,
-                            check_stopping=not one_epoch,
-                            verbose=self.verbose,
-                            callbacks=[reporter, *(self.callbacks or ())],
-                        )
-            except torch.OutOfMemoryError:
-                data = None
-                raise plan.out_of_memory() from None
-            finally:
-                reporter.close()
-        self._finish_fit(plan, module, optimizer, state, one_epoch)
+        plan = plan_fit(self, X, y, sample_weight, classes, incremental, one_epoch)
+        job = plan.job
+        reporter = EpochReporter(0 if job.lbfgs else self.verbose, job.max_iter)
+        job.callbacks = [reporter, *job.callbacks]
+        try:
+            (outcome,) = train([job])
+        finally:
+            reporter.close()
+        self._finish_fit(
+            plan, outcome.module, outcome.optimizer, outcome.state, one_epoch
+        )
         return self
-
-    def _plan_fit(self, X, y, sample_weight, classes, incremental, one_epoch):
-        """Validate the input and settle everything a fit needs but the training.
-
-        Draws from ``self._rng`` in a fixed order (the torch seed, then the
-        validation split), so batched fits reproduce single fits exactly.
-        """
-        # Tensors as the arrays of their values, for validate_data to check.
-        X, y = host_array(X, "X"), host_array(y, "y")
-        sample_weight = host_array(sample_weight, "sample_weight")
-        classes = host_array(classes, "classes")
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse="csr",
-            dtype=_FLOAT_DTYPES,
-            reset=not incremental,
-            order="C",
-            multi_output=True,
-        )
-        y_encoded, classes_ = self._encode_targets(y, classes, incremental, one_epoch)
-        weight = self._sample_weight(X, y_encoded, classes_, sample_weight, one_epoch)
-        if incremental:
-            self._check_architecture_unchanged(one_epoch)
-        # A warm fit stays on the fitted network's device (which may differ
-        # from the one named, e.g. after loading on a machine without it)
-        # unless the device parameter was changed since the fit.
-        if incremental and self.device in ("auto", self._fitted_device_param()):
-            device = self._device()
-        else:
-            device = resolve_device(self.device)
-        dtype64 = (
-            next(self.module_.parameters()).dtype == torch.float64
-            if incremental
-            else X.dtype == np.float64
-        )
-        if device.type == "mps" and dtype64:
-            raise ValueError(
-                "MPS devices have no float64: "
-                + (
-                    "this network was fitted in float64; keep it on its device, "
-                    "or fit a new network on float32 input."
-                    if incremental
-                    else "pass float32 input (PixelScaler outputs float32) or use "
-                    "device='cpu'."
-                )
-            )
-        if not incremental:
-            self._rng = check_random_state(self.random_state)
-        seed = int(self._rng.randint(np.iinfo(np.int32).max))
-        X_train, y_train, w_train, validation = self._split(
-            X, y_encoded, weight, one_epoch
-        )
-        batch_size = self._batch_size(X_train.shape[0])
-        architecture = None
-        if not incremental:
-            architecture = {
-                "n_features": X.shape[1],
-                "hidden_layer_sizes": self._hidden_layer_sizes(),
-                "n_outputs": len(classes_),
-                "activation": self.activation,
-                "dropout": float(self.dropout),
-            }
-        return _FitPlan(
-            X=X_train,
-            y=y_train,
-            weight=w_train,
-            validation=validation,
-            classes=classes_,
-            device=device,
-            dtype=torch.float64 if dtype64 else torch.float32,
-            seed=seed,
-            architecture=architecture,
-            optimizer_config=self._optimizer_config(one_epoch),
-            stopping=_engine.StoppingConfig(
-                self.tol, self.n_iter_no_change, validation is not None
-            ),
-            batch_size=batch_size,
-            augment=self._distortion(X.shape[1]),
-            max_iter=self._max_iter(X_train.shape[0], batch_size, one_epoch),
-            n_iter_start=len(self.loss_curve_) if incremental else 0,
-        )
-
-    def _max_iter(self, n_samples, batch_size, one_epoch):
-        """The number of epochs (L-BFGS: iterations) that this fit may run."""
-        if one_epoch:
-            return 1
-        if self.max_iter != "auto":
-            return int(self.max_iter)
-        if self.solver == "lbfgs":
-            return AUTO_LBFGS_ITERATIONS
-        steps_per_epoch = -(-n_samples // batch_size)
-        epochs = -(-AUTO_STEPS // steps_per_epoch)
-        return min(AUTO_MAX_EPOCHS, max(AUTO_MIN_EPOCHS, epochs))
-
-    def _check_architecture_unchanged(self, one_epoch):
-        """A warm fit trains the fitted network: its layers cannot change."""
-        fitted = self._architecture
-        current = {
-            "hidden_layer_sizes": self._hidden_layer_sizes(),
-            "activation": self.activation,
-            "dropout": float(self.dropout),
-        }
-        changed = [
-            f"{name}={getattr(self, name)!r} (the fitted network has "
-            f"{_display(name, fitted[name])})"
-            for name, value in current.items()
-            if value != fitted[name]
-        ]
-        if changed:
-            call, fresh = (
-                ("partial_fit", "call partial_fit on a clone")
-                if one_epoch
-                else ("fit with warm_start=True", "set warm_start=False")
-            )
-            raise ValueError(
-                f"{call} continues training the fitted network, whose layers "
-                f"cannot change, but the estimator now has {'; '.join(changed)}. "
-                f"Set them back, or {fresh} to train a new network."
-            )
-
-    def _distortion(self, n_features):
-        if not self.augment:
-            return None
-        side = image_side(n_features)
-        if side is None:
-            raise ValueError(
-                f"augment=True distorts square images, but X has {n_features} "
-                "features, which is not the pixel count of a square image "
-                "(e.g. 784 = 28 x 28). Use augment=False for other data."
-            )
-        return Distortion(side)
 
     def _finish_fit(self, plan, module, optimizer, state, one_epoch):
         """Store the trained network and its history as fitted attributes."""
@@ -692,7 +457,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         if not state.loss_curve:
             return None
         with torch.no_grad():
-            penalty = float(_engine.l2_penalty(module, self.alpha))
+            penalty = float(l2_penalty(module, self.alpha))
         return state.loss_curve[-1] + penalty
 
     def _warn_if_not_converged(self, state, one_epoch, max_iter):
@@ -727,115 +492,6 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------- fit helpers
 
-    def _encode_targets(self, y, classes, incremental, one_epoch):
-        """Class indices of 1-D labels, or a float indicator matrix (multilabel)."""
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        multilabel = y.ndim == 2
-        if incremental and multilabel != (self.out_activation_ == "logistic"):
-            raise ValueError(
-                "y is "
-                + ("a multilabel indicator matrix" if multilabel else "1-D labels")
-                + " but the fitted model was trained on "
-                + ("1-D labels." if multilabel else "a multilabel indicator matrix.")
-            )
-        if not multilabel:
-            if incremental and not one_epoch:
-                present = np.unique(y)
-                if not np.array_equal(present, self.classes_):
-                    raise ValueError(  # MLPClassifier's message
-                        "warm_start can only be used where `y` has the same "
-                        "classes as in the previous call to fit. Previously got "
-                        f"{self.classes_}, `y` has {present}"
-                    )
-            return self._encode_labels(y, classes, incremental)
-        kind = type_of_target(y)
-        if kind != "multilabel-indicator":
-            raise ValueError(
-                f"y has shape {y.shape} and is {kind!r}; {type(self).__name__} "
-                "takes 1-D class labels or a multilabel indicator matrix of 0 and "
-                "1 (one column per label)."
-            )
-        if self.class_weight is not None:
-            raise ValueError(
-                "class_weight is for 1-D class labels; y is a multilabel "
-                "indicator matrix. Pass sample_weight instead."
-            )
-        if classes is not None:
-            classes = np.asarray(classes)
-            if classes.ndim != 1 or len(classes) != y.shape[1]:
-                raise ValueError(
-                    f"classes must name the {y.shape[1]} columns of the multilabel "
-                    f"indicator y, got {classes.tolist()}."
-                )
-        if incremental:
-            if y.shape[1] != len(self.classes_):
-                raise ValueError(
-                    f"y has {y.shape[1]} label columns, but the model was fitted "
-                    f"on {len(self.classes_)}."
-                )
-            classes = self.classes_
-        elif classes is None:
-            classes = np.arange(y.shape[1])  # as MLPClassifier's LabelBinarizer
-        return np.asarray(y, dtype=np.float64), classes
-
-    def _encode_labels(self, y, classes, incremental):
-        check_classification_targets(y)  # y is 1-D here: binary or multiclass
-        if classes is not None:
-            classes = np.asarray(classes)
-            if classes.ndim != 1:
-                raise ValueError(
-                    "classes must be a 1-D array of labels, got an array of shape "
-                    f"{classes.shape}."
-                )
-            classes = np.unique(classes)
-            if incremental and not np.array_equal(classes, self.classes_):
-                raise ValueError(
-                    f"classes={classes.tolist()} is not the same as the classes "
-                    f"of the first partial_fit call: {self.classes_.tolist()}."
-                )
-        elif incremental:
-            classes = self.classes_
-        else:
-            classes = np.unique(y)
-        unknown = np.setdiff1d(np.unique(y), classes)
-        if unknown.size:
-            raise ValueError(
-                f"y contains labels that are not among the classes "
-                f"{classes.tolist()}: {unknown.tolist()}."
-            )
-        return np.searchsorted(classes, y), classes
-
-    def _sample_weight(self, X, y_encoded, classes, sample_weight, one_epoch):
-        if sample_weight is None and self.class_weight is None:
-            return None
-        weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        if self.class_weight is not None:
-            class_weight = self.class_weight
-            if isinstance(class_weight, dict):
-                missing = set(class_weight) - set(classes.tolist())
-                if missing:
-                    raise ValueError(
-                        "class_weight names labels that are not classes: "
-                        f"{sorted(missing, key=str)}."
-                    )
-            weight = weight * compute_sample_weight(class_weight, classes[y_encoded])
-        if not weight.sum() > 0:
-            raise ValueError("sample_weight must have a positive sum.")
-        if (
-            not one_epoch
-            and y_encoded.ndim == 1
-            and len(classes) > 1
-            and np.unique(y_encoded[weight > 0]).size < 2
-        ):
-            raise ValueError(
-                "sample_weight leaves samples of only one class with a positive "
-                "weight; at least 2 classes are needed."
-            )
-        return weight
-
     def _validate_params(self):
         """scikit-learn's checks, then what its constraints cannot express."""
         super()._validate_params()
@@ -847,7 +503,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         Cheap, so also run by the calls of :meth:`partial_fit` on a fitted
         model, for which scikit-learn skips its own validation.
         """
-        self._hidden_layer_sizes()
+        hidden_layer_sizes(self)
         not_callable = [c for c in self.callbacks or () if not callable(c)]
         if not_callable:
             raise InvalidParameterError(
@@ -858,80 +514,9 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         except ValueError as exc:
             raise InvalidParameterError(str(exc)) from None
 
-    def _hidden_layer_sizes(self):
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-        if not all(
-            isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes
-        ):
-            raise InvalidParameterError(
-                "hidden_layer_sizes must be positive integers, got "
-                f"{self.hidden_layer_sizes!r}."
-            )
-        return [int(s) for s in sizes]
-
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return min(128, n_samples)
-        if self.batch_size > n_samples:
-            warn_user(
-                f"Got batch_size={self.batch_size}, larger than the {n_samples} "
-                "training samples; it is clipped to the number of samples.",
-                UserWarning,
-            )
-        return min(self.batch_size, n_samples)
-
-    def _optimizer_config(self, one_epoch):
-        schedule = self.learning_rate
-        if one_epoch and schedule == "cosine":
-            schedule = "constant"
-        return _engine.OptimizerConfig(
-            solver=self.solver,
-            learning_rate_init=self.learning_rate_init,
-            learning_rate=schedule,
-            power_t=self.power_t,
-            alpha=self.alpha,
-            momentum=self.momentum,
-            nesterovs_momentum=self.nesterovs_momentum,
-            beta_1=self.beta_1,
-            beta_2=self.beta_2,
-            epsilon=self.epsilon,
-        )
-
-    def _split(self, X, y, weight, one_epoch):
-        """Hold out a stratified validation set when early stopping."""
-        if not self.early_stopping or one_epoch or self.solver == "lbfgs":
-            return X, y, weight, None
-        n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
-        if n_val < 1 or X.shape[0] - n_val < 1:
-            raise ValueError(
-                f"early_stopping with validation_fraction={self.validation_fraction} "
-                f"cannot split {X.shape[0]} samples into a training and a "
-                "validation set."
-            )
-        arrays = [X, y] if weight is None else [X, y, weight]
-        seed = self._rng.randint(np.iinfo(np.int32).max)
-        # Stratified as MLPClassifier's split (on its binarized labels; none for
-        # multilabel y), which raises for a class too small to stratify.
-        parts = train_test_split(
-            *arrays,
-            test_size=n_val,
-            random_state=seed,
-            stratify=None if y.ndim == 2 else _binarized(y),
-        )
-        X_train, X_val, y_train, y_val = parts[:4]
-        w_train, w_val = (parts[4], parts[5]) if weight is not None else (None, None)
-        if weight is not None and not (w_train.sum() > 0 and w_val.sum() > 0):
-            raise ValueError(
-                "early_stopping's validation split left the training or the "
-                "validation part with zero total sample_weight; use more samples "
-                "with positive weight or a different validation_fraction."
-            )
-        return X_train, y_train, w_train, (X_val, y_val, w_val)
-
     def _training_state(self):
         early = self.validation_scores_ is not None
-        return _engine.TrainingState(
+        return TrainingState(
             loss_curve=list(self.loss_curve_),
             validation_scores=list(self.validation_scores_ or []),
             best_loss=self.best_loss_ if self.best_loss_ is not None else np.inf,
@@ -973,10 +558,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     def _predict(self, X, output):
         check_is_fitted(self)
         X = host_array(X, "X")
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=_FLOAT_DTYPES, reset=False
-        )
-        return _engine.predict_batches(self.module_, X, output=output)
+        X = validate_data(self, X, accept_sparse="csr", dtype=FLOAT_DTYPES, reset=False)
+        return predict_batches(self.module_, X, output=output)
 
     def _multilabel(self) -> bool:
         return getattr(self, "out_activation_", "softmax") == "logistic"
@@ -1042,51 +625,11 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def _weights(self, suffix):
         check_is_fitted(self)
-        state = state_to_numpy(self.module_)
-        return [
-            v.T.copy() if v.ndim == 2 else v
-            for k, v in state.items()
-            if k.endswith(suffix)
-        ]
+        return layer_arrays(self.module_, suffix)
 
     def _set_weights(self, suffix, name, values):
-        """Write ``values`` (one array per layer) into the network, all or none."""
         check_is_fitted(self)
-        parameters = [
-            p for key, p in self.module_.named_parameters() if key.endswith(suffix)
-        ]
-        if isinstance(values, np.ndarray) or not isinstance(values, (list, tuple)):
-            raise TypeError(
-                f"{name} must be a list of {len(parameters)} arrays, one per "
-                f"layer; got {type(values).__name__}."
-            )
-        if len(values) != len(parameters):
-            raise ValueError(
-                f"{name} must hold {len(parameters)} arrays, one per layer; got "
-                f"{len(values)}."
-            )
-        arrays = []
-        for index, (value, parameter) in enumerate(
-            zip(values, parameters, strict=True)
-        ):
-            shape = tuple(parameter.shape[::-1])  # (n_in, n_out) for weights
-            try:
-                array = np.asarray(value, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"{name}[{index}] is not a numeric array: {exc}"
-                ) from None
-            if array.shape != shape:
-                raise ValueError(
-                    f"{name}[{index}] has shape {array.shape}, but that layer's "
-                    f"is {shape}."
-                )
-            if not np.isfinite(array).all():
-                raise ValueError(f"{name}[{index}] contains NaN or infinity.")
-            arrays.append(np.ascontiguousarray(array.T))
-        with torch.no_grad():
-            for array, parameter in zip(arrays, parameters, strict=True):
-                parameter.copy_(torch.from_numpy(array))
+        set_layer_arrays(self.module_, suffix, name, values)
 
     @property
     def coefs_(self):
@@ -1119,7 +662,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             state["module_"] = to_portable(self.module_, self._architecture)
         optimizer = state.pop("_optimizer", None)
         if getattr(self, "keep_optimizer_state", False) and optimizer is not None:
-            state["_optimizer"] = _engine.optimizer_to_numpy(optimizer)
+            state["_optimizer"] = optimizer_to_numpy(optimizer)
         return state
 
     def __setstate__(self, state):
@@ -1135,7 +678,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             state["module_"] = from_portable(state["module_"], device)
             state["device_"] = str(device)
             if isinstance(state.get("_optimizer"), dict):
-                state["_optimizer"] = _engine.optimizer_from_numpy(
+                state["_optimizer"] = optimizer_from_numpy(
                     state["module_"], state["_optimizer"]
                 )
         super().__setstate__(state)
@@ -1149,11 +692,6 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _display(name: str, value) -> str:
-    """A fitted architecture value as the estimator parameter would show it."""
-    return repr(tuple(value) if name == "hidden_layer_sizes" else value)
-
-
 def _loadable_device(saved: str) -> torch.device:
     """The saved device if this machine has it, else the CPU (with a warning)."""
     try:
@@ -1165,15 +703,3 @@ def _loadable_device(saved: str) -> torch.device:
             UserWarning,
         )
         return torch.device("cpu")
-
-
-def _binarized(y: np.ndarray) -> np.ndarray:
-    """``LabelBinarizer().fit_transform(y)`` as booleans, computed densely.
-
-    LabelBinarizer builds a sparse matrix and densifies it; this gives the
-    same columns (one for two classes, one per class otherwise) directly.
-    """
-    classes, codes = np.unique(y, return_inverse=True)
-    if len(classes) == 2:
-        return (codes == 1)[:, None]
-    return codes[:, None] == np.arange(len(classes))

@@ -54,10 +54,12 @@ def fit_many(
     ``label_smoothing``, ``dropout``, ``class_weight``, ``random_state``) and
     the data may differ. Without dropout each model ends as the same
     estimator fitted alone would, up to floating-point rounding: same
-    initial weights, minibatches, updates and stopping rules. Estimators with
-    ``early_stopping``, ``callbacks``, ``augment`` or a warm start are fitted
-    one by one.
-    ``verbose`` is ignored in batched fits.
+    initial weights, minibatches, distortions, updates, stopping rules and
+    early stopping. Estimators with ``early_stopping``, ``callbacks``,
+    ``augment``, class weights or a warm start train together too; each
+    model's callbacks see its own epochs, and a model that stops waits,
+    unchanged, for the others. ``solver="lbfgs"`` and multilabel fits are
+    fitted one by one. ``verbose`` is ignored in batched fits.
 
     Parameters
     ----------

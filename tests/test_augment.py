@@ -80,7 +80,7 @@ def test_augment_needs_square_images():
         MLPDigitClassifier(augment=True, **SMALL).fit(X, np.arange(40) % 2)
 
 
-def test_fit_many_fits_augmented_models_alone(data):
+def test_fit_many_trains_augmented_models_as_they_train_alone(data):
     X, y = data[0][:1000], data[1][:1000]
     batched = fit_many(
         [MLPDigitClassifier(augment=True, random_state=0, **SMALL)], [(X, y)]

@@ -15,8 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelBinarizer
 
 from skmnist import MLPDigitClassifier, PixelScaler
-from skmnist._training import engine as _engine
-from skmnist._training.engine import predict_batches
+from skmnist._training import steps as _steps
+from skmnist._training.prediction import predict_batches
 
 SMALL = {
     "hidden_layer_sizes": (32,),
@@ -543,7 +543,7 @@ def test_keyboard_interrupt_inside_an_epoch_undoes_it(digits, monkeypatch):
     clf.fit(X_train, y_train)
     before = clf.predict_proba(X_test)
     calls = {"n": 0}
-    original = _engine._set_learning_rate  # called before every minibatch step
+    original = _steps.set_learning_rate  # called before every minibatch step
 
     def step_then_interrupt(*args):
         calls["n"] += 1
@@ -551,7 +551,7 @@ def test_keyboard_interrupt_inside_an_epoch_undoes_it(digits, monkeypatch):
             raise KeyboardInterrupt
         return original(*args)
 
-    monkeypatch.setattr(_engine, "_set_learning_rate", step_then_interrupt)
+    monkeypatch.setattr(_steps, "set_learning_rate", step_then_interrupt)
     with pytest.warns(UserWarning, match="interrupted after 5 epochs"):
         clf.fit(X_train, y_train)
     assert clf.n_iter_ == 0 and len(clf.loss_curve_) == 5  # no epoch of this fit
@@ -586,7 +586,7 @@ def test_out_of_memory_in_fit_names_batch_size(digits, monkeypatch):
     def no_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("simulated")
 
-    monkeypatch.setattr("skmnist._training.engine._train_one_epoch", no_memory)
+    monkeypatch.setattr("skmnist._training.loop._Loop.epoch", no_memory)
     with pytest.raises(MemoryError, match="batch_size=32"):
         MLPDigitClassifier(**SMALL).fit(X_train, y_train)
 

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from skmnist._training import device as _device
-from skmnist._training import engine as _engine
+from skmnist._training import precision as _precision
+from skmnist._training import steps as _steps
 from skmnist._training.device import resolve_device
 
 HOLDER = """
@@ -127,7 +128,7 @@ def test_bf16_autocast_is_decided_by_the_fits_own_gpu(
             major=9 if torch.device(index).index == 0 else 7
         ),
     )
-    factory = _engine._autocast_factory(torch.device(device), dtype)
+    factory = _precision.autocast_factory(torch.device(device), dtype)
     assert (factory is not contextlib.nullcontext) == autocast
 
 
@@ -140,7 +141,7 @@ def cpu_autocast(monkeypatch):
     """
     steps = []
     entered = types.SimpleNamespace(count=0)
-    original = _engine.FastStep.create
+    original = _steps.FastStep.create
 
     def create(*args, **kwargs):
         steps.append(original(*args, **kwargs))
@@ -153,8 +154,8 @@ def cpu_autocast(monkeypatch):
     def factory(device, dtype):
         return mixed_precision if dtype == torch.float32 else contextlib.nullcontext
 
-    monkeypatch.setattr(_engine, "_autocast_factory", factory)
-    monkeypatch.setattr(_engine.FastStep, "create", create)
+    monkeypatch.setattr(_steps, "autocast_factory", factory)
+    monkeypatch.setattr(_steps.FastStep, "create", create)
     return types.SimpleNamespace(steps=steps, entered=entered)
 
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from numpy.testing import assert_allclose
 
 from skmnist import MLPDigitClassifier
-from skmnist._training import engine as _engine
+from skmnist._training import optimizers as _optimizers
 from skmnist._training.hand_step import FastStep
 from skmnist._training.network import build_mlp
 
@@ -63,14 +63,14 @@ def test_gradients_and_loss_equal_autograd(
     [(0.0, 0.01), (0.01, 0.01), (0.0, 0.03)],
 )
 def test_fused_update_equals_optimizer_step(solver, alpha, bias_rate):
-    config = _engine.OptimizerConfig(
+    config = _optimizers.OptimizerConfig(
         solver=solver, alpha=alpha, learning_rate_init=0.01
     )
     torch.manual_seed(2)
     fast_module = build_mlp(12, (9,), 4).double()
     torch_module = copy.deepcopy(fast_module)
-    fast_optimizer = _engine.make_optimizer(fast_module, config)
-    torch_optimizer = _engine.make_optimizer(torch_module, config)
+    fast_optimizer = _optimizers.make_optimizer(fast_module, config)
+    torch_optimizer = _optimizers.make_optimizer(torch_module, config)
     for optimizer in (fast_optimizer, torch_optimizer):
         optimizer.param_groups[1]["lr"] = bias_rate
     step = FastStep.create(fast_module, fast_optimizer, autocast=False)

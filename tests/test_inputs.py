@@ -18,7 +18,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from skmnist import MLPDigitClassifier
 from skmnist._inputs import host_array
 from skmnist._training import data as _training_data
-from skmnist._training import engine as _engine
+from skmnist._training.prediction import predict_batches
 from skmnist.datasets import load_mnist
 from skmnist.model_selection import fit_many
 
@@ -175,7 +175,7 @@ def test_sparse_input_is_never_densified_whole(digits, no_whole_densify):
     no_whole_densify.clear()
     predict_rows = 100
 
-    proba = _engine.predict_batches(clf.module_, X_sparse, batch_rows=predict_rows)
+    proba = predict_batches(clf.module_, X_sparse, batch_rows=predict_rows)
     assert proba.shape == (len(y), 10)
     assert max(no_whole_densify) <= predict_rows
     assert sum(no_whole_densify) == len(y)

@@ -46,7 +46,10 @@ def assert_same_fit(batched, alone, X):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
     np.testing.assert_allclose(batched.loss_curve_, alone.loss_curve_, rtol=1e-12)
     assert (batched.n_iter_, batched.t_) == (alone.n_iter_, alone.t_)
-    assert batched.best_loss_ == pytest.approx(alone.best_loss_, rel=1e-12)
+    if alone.best_loss_ is None:  # early stopping
+        assert batched.best_loss_ is None
+    else:
+        assert batched.best_loss_ == pytest.approx(alone.best_loss_, rel=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -88,14 +91,12 @@ def test_each_batched_model_matches_its_single_fit(data, params):
 
 
 def test_models_with_different_settings_share_one_batch(data, monkeypatch):
-    from skmnist._training import stacked as _batched
+    from skmnist import _fit_many
 
     calls = []
-    original = _batched.train_batched
+    original = _fit_many.train
     monkeypatch.setattr(
-        _batched,
-        "train_batched",
-        lambda jobs, **kw: calls.append(len(jobs)) or original(jobs, **kw),
+        _fit_many, "train", lambda jobs: calls.append(len(jobs)) or original(jobs)
     )
     X, y = data
     grid = [
@@ -114,13 +115,113 @@ def test_models_with_different_settings_share_one_batch(data, monkeypatch):
     assert calls == [2, 1]
 
 
-def test_unbatchable_estimators_are_fitted_alone(data):
+@pytest.fixture
+def stack_sizes(monkeypatch):
+    """The number of models of each call into the engine from fit_many."""
+    from skmnist import _fit_many
+
+    sizes = []
+    original = _fit_many.train
+    monkeypatch.setattr(
+        _fit_many, "train", lambda jobs: sizes.append(len(jobs)) or original(jobs)
+    )
+    return sizes
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"early_stopping": True, "n_iter_no_change": 1, "tol": 0.01, "max_iter": 6},
+        {
+            "early_stopping": True,
+            "validation_fraction": 0.2,
+            "class_weight": "balanced",
+        },
+        {"augment": True},
+        {"augment": True, "early_stopping": True, "max_iter": 3},
+    ],
+    ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()),
+)
+def test_every_training_feature_trains_in_one_stack(data, stack_sizes, params):
+    """Early stopping, augment and class weights train together, each model
+    ending as it would alone (same validation scores, weights, history)."""
     X, y = data
-    settings = {**BASE, "early_stopping": True, "max_iter": 3}
-    batched = fit_many([MLPDigitClassifier(**settings)], [(X, y)])[0]
-    alone = MLPDigitClassifier(**settings).fit(X, y)
-    np.testing.assert_array_equal(batched.predict_proba(X), alone.predict_proba(X))
-    assert batched.validation_scores_ == alone.validation_scores_
+    datasets = [(X[:1000], y[:1000]), (X[300:1150], y[300:1150]), (X[:790], y[:790])]
+    settings = {**BASE, **params}
+    batched = [MLPDigitClassifier(**settings) for _ in datasets]
+    _fit_quietly(lambda: fit_many(batched, datasets))
+    assert stack_sizes == [3]
+    for model, dataset in zip(batched, datasets, strict=True):
+        alone = _fit_quietly(lambda d=dataset: MLPDigitClassifier(**settings).fit(*d))
+        assert_same_fit(model, alone, X)
+        assert model.validation_scores_ == alone.validation_scores_
+        assert model.best_validation_score_ == alone.best_validation_score_
+
+
+def test_each_models_callbacks_see_its_own_epochs(data, stack_sizes):
+    X, y = data
+
+    def models(logs):
+        # Different tolerances: the models stop after different epochs.
+        return [
+            MLPDigitClassifier(
+                **{**BASE, "max_iter": 8},
+                learning_rate="constant",
+                tol=tol,
+                n_iter_no_change=1,
+                callbacks=[lambda info, log=log: log.append(dict(info))],
+            )
+            for tol, log in zip((0.5, 0.05, 0.0), logs, strict=True)
+        ]
+
+    batched_logs, alone_logs = [[], [], []], [[], [], []]
+    _fit_quietly(lambda: fit_many(models(batched_logs), [(X, y)] * 3))
+    assert stack_sizes == [3]
+    for model in models(alone_logs):
+        _fit_quietly(lambda m=model: m.fit(X, y))
+    lengths = [len(log) for log in batched_logs]
+    assert lengths == [len(log) for log in alone_logs]
+    assert len(set(lengths)) > 1, lengths  # they did stop at different epochs
+    for batched, alone in zip(batched_logs, alone_logs, strict=True):
+        assert [i["epoch"] for i in batched] == list(range(1, len(batched) + 1))
+        for got, want in zip(batched, alone, strict=True):
+            assert got["loss"] == pytest.approx(want["loss"], rel=1e-12)
+            assert got["learning_rate"] == want["learning_rate"]
+            assert got["n_samples"] == want["n_samples"]
+
+
+def test_callbacks_stop_one_model_of_a_stack(data, stack_sizes):
+    X, y = data
+    settings = {**BASE, "max_iter": 5, "learning_rate": "constant"}
+    stop_at_2 = [lambda info: info["epoch"] == 2]
+    batched = [MLPDigitClassifier(**settings), MLPDigitClassifier(**settings)]
+    batched[0].set_params(callbacks=stop_at_2)
+    _fit_quietly(lambda: fit_many(batched, [(X, y)] * 2))
+    assert stack_sizes == [2]
+    assert [m.n_iter_ for m in batched] == [2, 5]
+    alone = MLPDigitClassifier(**settings, callbacks=stop_at_2).fit(X, y)
+    assert_same_fit(batched[0], alone, X)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_warm_starts_train_in_one_stack(data, stack_sizes, solver):
+    """A warm fit continues each network and its optimizer state, together."""
+    X, y = data
+    settings = {**BASE, "solver": solver, "warm_start": True, "max_iter": 2}
+    datasets = [(X[:1000], y[:1000]), (X[200:1100], y[200:1100])]
+    batched = [MLPDigitClassifier(**settings) for _ in datasets]
+    alone = [MLPDigitClassifier(**settings) for _ in datasets]
+    for model, dataset in zip(batched + alone, datasets * 2, strict=True):
+        _fit_quietly(lambda m=model, d=dataset: m.fit(*d))  # the first fit, alone
+    for model in batched + alone:
+        model.set_params(learning_rate_init=3e-3)
+    _fit_quietly(lambda: fit_many(batched, datasets))
+    assert stack_sizes == [2]
+    for model, dataset in zip(alone, datasets, strict=True):
+        _fit_quietly(lambda m=model, d=dataset: m.fit(*d))
+    for b, a in zip(batched, alone, strict=True):
+        assert len(b.loss_curve_) == 4
+        assert_same_fit(b, a, X)
 
 
 def test_dropout_models_train(data):
@@ -280,7 +381,7 @@ def test_dropout_keeps_its_rate_when_autocast_makes_activations_bfloat16():
     on bfloat16's coarse grid keeps about 70.3 % of the units at dropout 0.3."""
     from torch import nn
 
-    from skmnist._training.stacked import _StackedMLP
+    from skmnist._training.stacked import StackedMLP
 
     width, rows = 256, 8192
     modules = []
@@ -293,7 +394,7 @@ def test_dropout_keeps_its_rate_when_autocast_makes_activations_bfloat16():
             net[2].bias.zero_()
         modules.append(net)
     dropout = torch.tensor([0.3, 0.3])
-    stacked = _StackedMLP(modules, dropout, torch.Generator().manual_seed(0))
+    stacked = StackedMLP(modules, dropout, torch.Generator().manual_seed(0))
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         out = stacked(torch.zeros(2, rows, 4))
     assert out.dtype == torch.bfloat16  # the case under test
@@ -305,14 +406,14 @@ def test_dropout_keeps_its_rate_when_autocast_makes_activations_bfloat16():
 
 
 def test_shared_integer_images_are_converted_once(data, monkeypatch):
-    from skmnist._training import stacked as _batched
+    from skmnist import _fit_many
 
     seen = []
-    original = _batched.train_batched
+    original = _fit_many.train
     monkeypatch.setattr(
-        _batched,
-        "train_batched",
-        lambda jobs, **kw: seen.extend(j.X for j in jobs) or original(jobs, **kw),
+        _fit_many,
+        "train",
+        lambda jobs: seen.extend(j.X for j in jobs) or original(jobs),
     )
     X = (data[0] * 255).astype(np.uint8)
     fit_many([MLPDigitClassifier(**BASE) for _ in range(3)], [(X, data[1])] * 3)
@@ -533,12 +634,12 @@ def test_a_failing_candidate_gets_error_score_like_gridsearchcv(small):
 
 
 def test_a_batch_out_of_memory_is_fitted_one_model_at_a_time(small, monkeypatch):
-    from skmnist._training import stacked as _batched
+    from skmnist._training import fit as _fit
 
-    def out_of_memory(jobs, **kwargs):
+    def out_of_memory(jobs):
         raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
 
-    monkeypatch.setattr(_batched, "train_batched", out_of_memory)
+    monkeypatch.setattr(_fit, "_train_stacked", out_of_memory)
     X, y, _ = small
     grid = {"alpha": [1e-4, 1e-1]}
     with pytest.warns(UserWarning, match="one at a time"):
@@ -547,7 +648,7 @@ def test_a_batch_out_of_memory_is_fitted_one_model_at_a_time(small, monkeypatch)
         )
     assert_same_results(expected, search)
     with pytest.raises(MemoryError, match="lower max_models"):
-        fit_many([MLPDigitClassifier(**SMALL)], [(X, y)])
+        fit_many([MLPDigitClassifier(**SMALL) for _ in range(2)], [(X, y)] * 2)
 
 
 def test_search_refuses_callbacks(small):

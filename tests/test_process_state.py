@@ -20,8 +20,9 @@ import pytest
 import torch
 
 from skmnist import MLPDigitClassifier
-from skmnist._training import engine as _engine
-from skmnist._training import stacked as _batched
+from skmnist._training import fit as _fit
+from skmnist._training import numerics as _numerics
+from skmnist._training import stacked as _stacked
 from skmnist.datasets import load_mnist
 from skmnist.model_selection import fit_many
 
@@ -107,7 +108,7 @@ def _state_tensors(clf):
 @contextlib.contextmanager
 def _not_flushing():
     """One thread, not flushing: every kernel stores what it computes."""
-    was_flushing, threads = _engine._flushing_denormals(), torch.get_num_threads()
+    was_flushing, threads = _numerics._flushing_denormals(), torch.get_num_threads()
     torch.set_flush_denormal(False)
     torch.set_num_threads(1)
     try:
@@ -138,7 +139,7 @@ def test_long_fit_leaves_no_subnormals(monkeypatch):
     after a default fit on MNIST). With no thread flushing, the weights and
     the optimizer state must hold none after a long fit.
     """
-    monkeypatch.setattr(_engine, "flush_denormals", contextlib.nullcontext)
+    monkeypatch.setattr(_fit, "flush_denormals", contextlib.nullcontext)
     X, y = _blank_border_sample()
     clf = MLPDigitClassifier(
         (32,), max_iter=20, batch_size=10, random_state=0, learning_rate="constant"
@@ -157,16 +158,15 @@ def test_long_batched_fit_leaves_no_subnormals(monkeypatch):
     Checked in the batched state itself (what every later batched step
     computes on) and in what each fitted model keeps.
     """
-    monkeypatch.setattr(_engine, "flush_denormals", contextlib.nullcontext)
+    monkeypatch.setattr(_fit, "flush_denormals", contextlib.nullcontext)
     kept = {}
-    train_batched = _batched.train_batched
+    finish = _stacked.StackedStep.finish
 
-    def recording(*args, **kwargs):
-        states, optimizer = train_batched(*args, **kwargs)
-        kept["optimizer"] = optimizer
-        return states, optimizer
+    def recording(step):
+        kept["optimizer"] = step.optimizer
+        return finish(step)
 
-    monkeypatch.setattr(_batched, "train_batched", recording)
+    monkeypatch.setattr(_stacked.StackedStep, "finish", recording)
     X, y = _blank_border_sample()
     models = [
         MLPDigitClassifier(

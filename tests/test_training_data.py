@@ -75,11 +75,12 @@ def test_minibatches_gathered_in_chunks_are_the_shuffled_rows(
     w = np.random.RandomState(1).rand(23) + 0.5
     data = DeviceData.from_numpy(X, y, w if weighted else None, CPU, torch.float32)
     assert (data.values is not None) == compact
-    order = torch.randperm(23) if shuffle else None
-    expected = np.arange(23) if order is None else order.numpy()
+    order = torch.randperm(23)[None] if shuffle else None
+    expected = np.arange(23) if order is None else order[0].numpy()
 
     starts = []
     for start, xb, yb, wb in minibatches(data, order, batch_size=4):
+        xb, yb, wb = xb[0], yb[0], None if wb is None else wb[0]
         starts.append(start)  # a minibatch is valid until the next is drawn
         rows = expected[start : start + 4]
         assert xb.dtype == torch.float32

@@ -197,14 +197,74 @@ def device_rows(
     return host_tensor(X[rows]).to(device=device, dtype=dtype, non_blocking=True)
 
 
+def _identity(array) -> tuple:
+    """What makes two arrays the same data: their memory, for NumPy arrays.
+
+    Views of one buffer with the same layout (such as the arrays of one
+    tensor, read afresh by each estimator's validation) are the same data.
+    """
+    if isinstance(array, np.ndarray):
+        interface = array.__array_interface__
+        return (interface["data"][0], array.shape, interface["strides"], array.dtype)
+    return (id(array),)
+
+
+def _joined(arrays: list, device: torch.device, dtype: torch.dtype | None):
+    """The distinct arrays of ``arrays`` on the device, and each one's first row.
+
+    An array that is the very same as, or equal to, an earlier one (the
+    folds of a search, the equal validation splits of its candidates) is
+    moved once. A single array is moved as :func:`to_device` moves it (on
+    the CPU: shared, not copied). If any is scipy sparse, all are joined as
+    one CSR matrix kept sparse on the device (:class:`SparseRows`).
+    """
+    seen: dict[tuple, int] = {}
+    parts: list = []
+    part_starts: list[int] = []
+    starts: list[int] = []
+    total = 0
+    for array in arrays:
+        key = _identity(array)
+        at = seen.get(key)
+        if at is None and isinstance(array, np.ndarray):
+            at = next(
+                (
+                    start
+                    for part, start in zip(parts, part_starts, strict=True)
+                    if isinstance(part, np.ndarray)
+                    and part.shape == array.shape
+                    and part.dtype == array.dtype
+                    and np.array_equal(part, array)
+                ),
+                None,
+            )
+        if at is None:
+            at = total
+            parts.append(array)
+            part_starts.append(at)
+            total += array.shape[0]
+        seen.setdefault(key, at)
+        starts.append(at)
+    if len(parts) == 1 and dtype is not None:
+        return to_device(parts[0], device, dtype), starts
+    if any(sp.issparse(a) for a in parts):
+        joined = sp.vstack([sp.csr_matrix(a) for a in parts], format="csr")
+        return SparseRows.from_scipy(joined, device, dtype), starts
+    tensor = torch.cat([host_tensor(np.asarray(a)) for a in parts]).to(device=device)
+    return (tensor if dtype is None else tensor.to(dtype)), starts
+
+
 @dataclass
 class DeviceData:
-    """Training arrays moved to the device once.
+    """The training arrays of one or more networks, moved to the device once.
 
     ``X`` holds the rows, or their uint8 codes into ``values`` when that is
-    not None, or a sparse matrix's CSR arrays (:class:`SparseRows`).
-    ``weight`` is None when all samples weigh the same; otherwise it is
-    normalised to mean one so that a minibatch loss is an unbiased estimate
+    not None, or a sparse matrix's CSR arrays (:class:`SparseRows`). Networks
+    trained together (:meth:`for_runs`) share it: network ``m`` trains on the
+    ``sizes[m]`` rows of ``X`` from ``x_start[m]`` (and of ``y`` from
+    ``y_start[m]``, of ``weight`` from ``w_start[m]``). ``weight`` is None
+    when all samples weigh the same; otherwise each network's weights are
+    normalised to mean one, so that a minibatch loss is an unbiased estimate
     of the weighted mean loss.
     """
 
@@ -212,6 +272,10 @@ class DeviceData:
     y: torch.Tensor
     weight: torch.Tensor | None
     values: torch.Tensor | None = None
+    sizes: tuple[int, ...] = ()
+    x_start: torch.Tensor | None = None
+    y_start: torch.Tensor | None = None
+    w_start: torch.Tensor | None = None
 
     @classmethod
     def from_numpy(
@@ -222,8 +286,19 @@ class DeviceData:
         device: torch.device,
         dtype: torch.dtype,
     ) -> DeviceData:
-        """Move the arrays to ``device``; a scipy sparse ``X`` stays sparse."""
-        X_t = to_device(X, device, dtype)
+        """One network's arrays on ``device``; a scipy sparse ``X`` stays sparse."""
+        return cls.for_runs([(X, y, sample_weight)], device, dtype)
+
+    @classmethod
+    def for_runs(
+        cls, datasets: list[tuple], device: torch.device, dtype: torch.dtype
+    ) -> DeviceData:
+        """The ``(X, y, sample_weight)`` of each network, joined on ``device``.
+
+        A 2-D ``y`` (multilabel indicators) is kept in ``dtype``, 1-D labels
+        as int64 class indices.
+        """
+        X_t, x_starts = _joined([d[0] for d in datasets], device, dtype)
         values = None
         if (
             isinstance(X_t, torch.Tensor)
@@ -233,12 +308,35 @@ class DeviceData:
             compact = value_codes(X_t)
             if compact is not None:
                 values, X_t = compact
-        y_t = torch.as_tensor(y, device=device, dtype=torch.long)
+        labels = [np.asarray(d[1]) for d in datasets]
+        y_t, y_starts = _joined(labels, device, None)
+        y_t = y_t.to(dtype if labels[0].ndim == 2 else torch.long)
+        sizes = tuple(int(d[0].shape[0]) for d in datasets)
         w_t = None
-        if sample_weight is not None and not np.all(sample_weight == sample_weight[0]):
-            w = np.asarray(sample_weight, dtype=np.float64)
-            w_t = torch.as_tensor(w / w.mean(), device=device, dtype=dtype)
-        return cls(X_t, y_t, w_t, values)
+        weights = [d[2] for d in datasets]
+        if any(w is not None and not np.all(w == w[0]) for w in weights):
+            w = np.concatenate(
+                [
+                    np.ones(n) if w is None else np.asarray(w, np.float64) / np.mean(w)
+                    for w, n in zip(weights, sizes, strict=True)
+                ]
+            )
+            w_t = torch.as_tensor(w, device=device, dtype=dtype)
+        w_starts = np.cumsum([0, *sizes])[:-1]
+
+        def column(starts):
+            return torch.as_tensor(np.asarray(starts, dtype=np.int64), device=device)
+
+        return cls(
+            X_t,
+            y_t,
+            w_t,
+            values,
+            sizes,
+            column(x_starts),
+            column(y_starts),
+            column(w_starts),
+        )
 
     @property
     def sparse(self) -> bool:
@@ -261,13 +359,21 @@ class DeviceData:
         return flat.view(X.shape)
 
     def __len__(self) -> int:
-        return self.X.shape[0]
+        """The rows of the first (for a single fit: the only) network's data."""
+        return self.sizes[0]
 
 
 def minibatches(
     data: DeviceData, order: torch.Tensor | None, batch_size: int
 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None]]:
-    """``(start, X, y, weight)`` of each minibatch, in ``order`` if given.
+    """``(start, X, y, weight)`` of each minibatch of every network at once.
+
+    ``order`` holds each network's rows in the order it trains on them, as
+    positions into its own data, one row of ``order`` per network (a model
+    with fewer rows repeats some: their weight is for the caller to zero);
+    None takes a single network's rows in order. ``X`` is shaped
+    ``(n_networks, rows, features)``, ``y`` and ``weight`` ``(n_networks,
+    rows)`` (``weight`` None when all samples weigh the same).
 
     Shuffled rows are gathered a chunk of several minibatches at a time into
     buffers allocated once, so that no more than about ``GATHER_BYTES`` of
@@ -275,34 +381,53 @@ def minibatches(
     until the next one is drawn. Sparse rows are densified one minibatch at
     a time.
     """
-    n = len(data)
+    if order is None:
+        n_networks, length = 1, data.sizes[0]
+    else:
+        n_networks, length = order.shape
     row_bytes = max(1, math.prod(data.X.shape[1:]) * data.dtype.itemsize)
-    chunk = max(1, GATHER_BYTES // (row_bytes * batch_size)) * batch_size
-    dense = [] if data.sparse else [data.X]
-    arrays = [*dense, data.y] + ([] if data.weight is None else [data.weight])
+    per_chunk = max(1, GATHER_BYTES // (row_bytes * batch_size * n_networks))
+    chunk = per_chunk * batch_size
+    arrays = [data.y] + ([] if data.weight is None else [data.weight])
+    starts = [data.y_start, data.w_start][: len(arrays)]
+    if not data.sparse:
+        arrays.insert(0, data.X)
+        starts.insert(0, data.x_start)
+    if order is None:
+        positions = None
+    else:
+        positions = [order + start[:, None] for start in starts]
+        x_positions = order + data.x_start[:, None]
     buffers = None
-    for chunk_start in range(0, n, chunk):
-        rows = slice(chunk_start, chunk_start + chunk)
-        index = None if order is None else order[rows]
-        if index is None:
-            parts = [array[rows] for array in arrays]
+    for chunk_start in range(0, length, chunk):
+        columns = slice(chunk_start, chunk_start + chunk)
+        if positions is None:
+            parts = [array[columns].unsqueeze(0) for array in arrays]
         else:
+            index = [p[:, columns].reshape(-1) for p in positions]
             if buffers is None:  # the first chunk is the longest
-                buffers = [a.new_empty((len(index), *a.shape[1:])) for a in arrays]
+                buffers = [
+                    a.new_empty((len(i), *a.shape[1:]))
+                    for a, i in zip(arrays, index, strict=True)
+                ]
             parts = [
-                torch.index_select(array, 0, index, out=buffer[: len(index)])
-                for array, buffer in zip(arrays, buffers, strict=True)
-            ]
-        if dense:
-            parts[0] = data.rows(parts[0])
-        for start in range(0, parts[len(dense)].shape[0], batch_size):
-            batch = [part[start : start + batch_size] for part in parts]
-            if not dense:
-                at = chunk_start + start
-                batch_rows = (
-                    slice(at, at + batch_size)
-                    if index is None
-                    else index[start : start + batch_size]
+                torch.index_select(array, 0, i, out=buffer[: len(i)]).view(
+                    n_networks, -1, *array.shape[1:]
                 )
-                batch.insert(0, data.X.dense(batch_rows))
+                for array, i, buffer in zip(arrays, index, buffers, strict=True)
+            ]
+        if not data.sparse:
+            parts[0] = data.rows(parts[0])
+        for start in range(0, parts[-1].shape[1], batch_size):
+            batch = [part[:, start : start + batch_size] for part in parts]
+            if data.sparse:
+                at = chunk_start + start
+                rows = (
+                    torch.arange(at, min(at + batch_size, length), device=data.device)[
+                        None
+                    ]
+                    if positions is None
+                    else x_positions[:, at : at + batch_size]
+                )
+                batch.insert(0, data.X.dense(rows))
             yield chunk_start + start, batch[0], batch[1], (batch[2:] or [None])[0]

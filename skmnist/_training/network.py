@@ -12,7 +12,9 @@ __all__ = [
     "ACTIVATIONS",
     "build_mlp",
     "from_portable",
+    "layer_arrays",
     "load_numpy_state",
+    "set_layer_arrays",
     "state_to_numpy",
     "to_portable",
 ]
@@ -122,7 +124,9 @@ def load_numpy_state(module: nn.Module, state: dict[str, np.ndarray]) -> nn.Modu
 
     Examples
     --------
-    >>> from skmnist._training.network import build_mlp, load_numpy_state, state_to_numpy
+    >>> from skmnist._training.network import (
+    ...     build_mlp, load_numpy_state, state_to_numpy
+    ... )
     >>> a, b = build_mlp(4, (3,), 2), build_mlp(4, (3,), 2)
     >>> _ = load_numpy_state(b, state_to_numpy(a))
     >>> bool((a[0].weight == b[0].weight).all())
@@ -234,3 +238,65 @@ def _check_stored_state(module: nn.Module, state: dict) -> None:
         raise ValueError(
             f"The stored weights do not match the stored architecture: {details}."
         )
+
+
+def layer_arrays(module: nn.Module, suffix: str) -> list[np.ndarray]:
+    """Each layer's weights (``suffix="weight"``) or biases as NumPy copies.
+
+    Weight matrices are shaped ``(n_in, n_out)``, as MLPClassifier's
+    ``coefs_``.
+
+    Examples
+    --------
+    >>> from skmnist._training.network import build_mlp, layer_arrays
+    >>> [w.shape for w in layer_arrays(build_mlp(4, (3,), 2), "weight")]
+    [(4, 3), (3, 2)]
+    """
+    state = state_to_numpy(module)
+    return [
+        v.T.copy() if v.ndim == 2 else v for k, v in state.items() if k.endswith(suffix)
+    ]
+
+
+def set_layer_arrays(module: nn.Module, suffix: str, name: str, values) -> None:
+    """Write ``values`` (one array per layer) into the network, all or none.
+
+    ``name`` (``"coefs_"`` or ``"intercepts_"``) names them in the errors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmnist._training.network import build_mlp, set_layer_arrays
+    >>> net = build_mlp(4, (3,), 2)
+    >>> set_layer_arrays(net, "bias", "intercepts_", [np.ones(3), np.zeros(2)])
+    >>> net[0].bias.tolist()
+    [1.0, 1.0, 1.0]
+    """
+    parameters = [p for key, p in module.named_parameters() if key.endswith(suffix)]
+    if isinstance(values, np.ndarray) or not isinstance(values, (list, tuple)):
+        raise TypeError(
+            f"{name} must be a list of {len(parameters)} arrays, one per "
+            f"layer; got {type(values).__name__}."
+        )
+    if len(values) != len(parameters):
+        raise ValueError(
+            f"{name} must hold {len(parameters)} arrays, one per layer; got "
+            f"{len(values)}."
+        )
+    arrays = []
+    for index, (value, parameter) in enumerate(zip(values, parameters, strict=True)):
+        shape = tuple(parameter.shape[::-1])  # (n_in, n_out) for weights
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name}[{index}] is not a numeric array: {exc}") from None
+        if array.shape != shape:
+            raise ValueError(
+                f"{name}[{index}] has shape {array.shape}, but that layer's is {shape}."
+            )
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name}[{index}] contains NaN or infinity.")
+        arrays.append(np.ascontiguousarray(array.T))
+    with torch.no_grad():
+        for array, parameter in zip(arrays, parameters, strict=True):
+            parameter.copy_(torch.from_numpy(array))

@@ -1,0 +1,243 @@
+"""The engine's entry point: train one network, or several together.
+
+:func:`train` takes :class:`Job` objects (validated data and settings, made
+by :mod:`skmnist._fit_plan`) and returns each network, optimizer and
+history. One job trains alone, on the fastest step for it
+(:func:`~skmnist._training.steps.single_step`), or with L-BFGS; several jobs
+whose networks have one shape (:func:`stack_key`) train as one stack
+(:class:`~skmnist._training.stacked.StackedStep`). Either way the epochs
+run in the one loop, :func:`~skmnist._training.loop.train_epochs`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import DeviceData
+from .history import StoppingConfig, TrainingState
+from .lbfgs import train_lbfgs
+from .loop import Run, train_epochs
+from .network import build_mlp
+from .numerics import flush_denormals, step_threads
+from .optimizers import OptimizerConfig, make_optimizer, resume_optimizer
+from .randomness import Streams, get_rng_states, seeded
+from .stacked import StackedStep
+from .steps import single_step
+
+__all__ = ["Job", "Outcome", "stack_key", "train"]
+
+
+@dataclass
+class Job:
+    """One network to train: its data, settings, and where it starts from.
+
+    ``module`` is None for a new network of ``architecture`` (the keyword
+    arguments of :func:`~skmnist._training.network.build_mlp`), or the
+    fitted network a warm start continues (copied first, so that a failed
+    fit cannot change it), with its ``optimizer`` and ``state``.
+    """
+
+    X: object
+    y: np.ndarray
+    weight: np.ndarray | None
+    device: torch.device
+    dtype: torch.dtype
+    seed: int
+    architecture: dict
+    optimizer_config: OptimizerConfig
+    stopping: StoppingConfig
+    batch_size: int
+    max_iter: int
+    validation: tuple | None = None
+    module: nn.Module | None = None
+    optimizer: torch.optim.Optimizer | None = None
+    state: TrainingState | None = None
+    shuffle: bool = True
+    label_smoothing: float = 0.0
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+    callbacks: Sequence[Callable[[dict], object]] = ()
+    verbose: int = 0
+    check_stopping: bool = True
+    max_fun: int = 15000
+
+    @property
+    def lbfgs(self) -> bool:
+        return self.optimizer_config.solver == "lbfgs"
+
+    @property
+    def multilabel(self) -> bool:
+        return np.ndim(self.y) == 2
+
+    def out_of_memory(self, n_jobs: int = 1) -> MemoryError:
+        """The error to raise when the device ran out of memory."""
+        n, d = self.X.shape
+        size_mb = n * d * (8 if self.dtype == torch.float64 else 4) / 2**20
+        if n_jobs > 1:
+            return MemoryError(
+                f"The {self.device} device ran out of memory training {n_jobs} "
+                "models at once; lower max_models (or batch_size)."
+            )
+        return MemoryError(
+            f"The {self.device} device ran out of memory in fit: the training "
+            f"set ({n} x {d}, {size_mb:.0f} MB) is kept on the device and trained "
+            f"in minibatches of batch_size={self.batch_size}. Lower batch_size, "
+            "fit on fewer samples per call (partial_fit), or use device='cpu'."
+        )
+
+    def run(self, state: TrainingState) -> Run:
+        return Run(
+            config=self.optimizer_config,
+            stopping=self.stopping,
+            state=state,
+            validation=self.validation,
+            augment=self.augment,
+            callbacks=self.callbacks,
+            check_stopping=self.check_stopping,
+            verbose=self.verbose,
+        )
+
+
+@dataclass
+class Outcome:
+    """A trained network, its optimizer (None after L-BFGS) and its history."""
+
+    module: nn.Module
+    optimizer: torch.optim.Optimizer | None
+    state: TrainingState
+
+
+def stack_key(job: Job) -> tuple | None:
+    """What jobs must share to train as one stack; None if this one cannot."""
+    if job.lbfgs or job.multilabel:
+        return None
+    arch = job.architecture
+    config = job.optimizer_config
+    return (
+        arch["n_features"],
+        tuple(arch["hidden_layer_sizes"]),
+        arch["n_outputs"],
+        arch["activation"],
+        job.batch_size,
+        job.max_iter,
+        job.shuffle,
+        config.solver,
+        config.nesterovs_momentum and config.momentum > 0,
+        str(job.device),
+        job.dtype,
+    )
+
+
+def train(jobs: Sequence[Job]) -> list[Outcome]:
+    """Train ``jobs``: one alone, several (of one :func:`stack_key`) stacked.
+
+    A device out of memory raises a :class:`MemoryError` that says what to
+    lower, after every tensor of the failed fit has been let go, so that a
+    retry with smaller settings finds the memory free.
+    """
+    failed = None
+    try:
+        return _train_one(jobs[0]) if len(jobs) == 1 else _train_stacked(jobs)
+    except torch.OutOfMemoryError:
+        failed = jobs[0].out_of_memory(len(jobs))
+    # Raised here, outside the handler, so that no traceback keeps the failed
+    # fit's tensors alive.
+    if jobs[0].device.type == "cuda":
+        torch.cuda.empty_cache()
+    raise failed
+
+
+def _network(job: Job) -> nn.Module:
+    """The job's network on its device: a copy of the fitted one, or a new one."""
+    if job.module is not None:
+        return copy.deepcopy(job.module).to(job.device)
+    return build_mlp(**job.architecture).to(device=job.device, dtype=job.dtype)
+
+
+def _train_one(job: Job) -> list[Outcome]:
+    with seeded(job.device, job.seed), flush_denormals():
+        module = _network(job)
+        state = copy.deepcopy(job.state) if job.state is not None else TrainingState()
+        data = DeviceData.from_numpy(job.X, job.y, job.weight, job.device, job.dtype)
+        if job.lbfgs:  # L-BFGS starts afresh at every fit, as in MLPClassifier
+            with step_threads(module, len(data)):
+                state = train_lbfgs(
+                    module,
+                    data,
+                    state,
+                    alpha=job.optimizer_config.alpha,
+                    max_iter=job.max_iter,
+                    max_fun=job.max_fun,
+                    tol=job.stopping.tol,
+                    label_smoothing=job.label_smoothing,
+                )
+            return [Outcome(module, None, state)]
+        optimizer = make_optimizer(module, job.optimizer_config)
+        resume_optimizer(optimizer, job.optimizer)
+        step = single_step(
+            module,
+            optimizer,
+            multilabel=job.multilabel,
+            label_smoothing=job.label_smoothing,
+        )
+        with step_threads(module, job.batch_size):
+            train_epochs(
+                [job.run(state)],
+                step,
+                data,
+                Streams(job.device),
+                max_iter=job.max_iter,
+                batch_size=job.batch_size,
+                shuffle=job.shuffle,
+            )
+    return [Outcome(module, optimizer, state)]
+
+
+def _train_stacked(jobs: Sequence[Job]) -> list[Outcome]:
+    first = jobs[0]
+    device = first.device
+    modules, streams = [], []
+    for job in jobs:
+        # Each network is made (and its stream starts) as in its single fit.
+        with seeded(device, job.seed):
+            modules.append(_network(job))
+            streams.append(get_rng_states(device))
+    states = [
+        copy.deepcopy(job.state) if job.state is not None else TrainingState()
+        for job in jobs
+    ]
+    seeds = [job.seed for job in jobs]
+    with flush_denormals():
+        data = DeviceData.for_runs(
+            [(job.X, job.y, job.weight) for job in jobs], device, first.dtype
+        )
+        step = StackedStep(
+            modules,
+            [job.optimizer_config for job in jobs],
+            label_smoothing=[job.label_smoothing for job in jobs],
+            dropout=[job.architecture.get("dropout", 0.0) for job in jobs],
+            dropout_seed=int(np.random.SeedSequence(seeds).generate_state(1)[0]),
+            previous=[job.optimizer for job in jobs],
+        )
+        train_epochs(
+            [job.run(state) for job, state in zip(jobs, states, strict=True)],
+            step,
+            data,
+            Streams(device, streams),
+            max_iter=first.max_iter,
+            batch_size=first.batch_size,
+            shuffle=first.shuffle,
+        )
+    outcomes = []
+    for index, (job, module, state) in enumerate(
+        zip(jobs, modules, states, strict=True)
+    ):
+        optimizer = make_optimizer(module, job.optimizer_config)
+        step.optimizer_of(index, optimizer)
+        outcomes.append(Outcome(module, optimizer, state))
+    return outcomes

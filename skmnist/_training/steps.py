@@ -1,0 +1,179 @@
+"""The step plug-ins of the epoch loop, and the steps of a single network.
+
+The loop (:func:`~skmnist._training.loop.train_epochs`) owns everything
+around a minibatch step: the minibatches, schedules, stopping, checkpoints,
+callbacks and random streams. A step trains every network of a fit on one
+minibatch each. Three kinds exist:
+
+* :class:`SingleStep` over :class:`AutogradKernel`: one network of any kind
+  (dropout, any activation, autocast, multilabel targets), differentiated by
+  autograd and updated by its torch optimizer;
+* :class:`SingleStep` over :class:`~skmnist._training.hand_step.FastStep`:
+  one plain MLP with the backward pass written out;
+* :class:`~skmnist._training.stacked.StackedStep`: ``k > 1`` same-shaped
+  networks stacked into batched matrix products.
+
+Every step has the interface of :class:`Step`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from .hand_step import FastStep
+from .loss import sample_losses
+from .numerics import float_state
+from .optimizers import set_learning_rate
+from .plain_optim import plain_step
+from .precision import autocast_factory
+
+__all__ = ["AutogradKernel", "SingleStep", "Step", "single_step"]
+
+
+class Step(Protocol):
+    """What the epoch loop asks of a step plug-in (``k`` networks)."""
+
+    n_networks: int
+
+    def begin_epoch(self, rates: np.ndarray, counts: np.ndarray) -> None:
+        """Take the epoch's ``(n_steps, k)`` learning rates and rows per step.
+
+        A network with 0 rows in a step is left exactly as it is by that step.
+        """
+
+    def __call__(
+        self,
+        index: int,
+        X: torch.Tensor,
+        y: torch.Tensor,
+        weight: torch.Tensor | None,
+        log_likelihood: torch.Tensor,
+    ) -> None:
+        """Train on minibatch ``index`` of the epoch: ``X`` is ``(k, rows, d)``.
+
+        Minus each sample's (weighted) loss is written into ``log_likelihood``
+        (``(k, rows)``).
+        """
+
+    def parameters(self, network: int) -> list[torch.Tensor]:
+        """Tensors holding network ``network``'s weights (for checkpoints)."""
+
+    def network(self, network: int) -> nn.Module:
+        """Network ``network`` as a module with its current weights."""
+
+    def reset_optimizer(self, network: int) -> None:
+        """Forget network ``network``'s optimizer state (after divergence)."""
+
+    def float_state(self) -> Iterable[torch.Tensor]:
+        """Parameters and moments, for the subnormal flush."""
+
+    def finish(self) -> None:
+        """Leave the final weights in the modules, in evaluation mode."""
+
+
+class AutogradKernel:
+    """Forward, autograd backward and optimizer step of one network."""
+
+    def __init__(
+        self,
+        module: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        *,
+        autocast: Callable[[], contextlib.AbstractContextManager],
+        label_smoothing: float,
+    ) -> None:
+        self.module, self.optimizer = module, optimizer
+        self.autocast, self.label_smoothing = autocast, label_smoothing
+        self.parameters = list(module.parameters())
+
+    def __call__(self, X, y, weight, log_likelihood) -> None:
+        with self.autocast():
+            logits = self.module(X)
+        losses = sample_losses(
+            logits.to(log_likelihood.dtype), y, weight, self.label_smoothing
+        )
+        for parameter in self.parameters:
+            parameter.grad = None
+        (losses.sum() / len(y)).backward()
+        plain_step(self.optimizer)
+        torch.neg(losses.detach(), out=log_likelihood)
+
+
+class SingleStep:
+    """The step of a single network (``k = 1``) around a kernel.
+
+    The kernel (:class:`AutogradKernel` or
+    :class:`~skmnist._training.hand_step.FastStep`) trains one minibatch at
+    the learning rate set in the optimizer.
+    """
+
+    n_networks = 1
+
+    def __init__(
+        self, module: nn.Module, optimizer: torch.optim.Optimizer, kernel: Callable
+    ) -> None:
+        self.module, self.optimizer, self.kernel = module, optimizer, kernel
+        self.rates: list[float] = []
+
+    def begin_epoch(self, rates: np.ndarray, counts: np.ndarray) -> None:
+        self.rates = rates[:, 0].tolist()
+        self.module.train()
+
+    def __call__(self, index, X, y, weight, log_likelihood) -> None:
+        set_learning_rate(self.optimizer, self.rates[index])
+        self.kernel(
+            X[0], y[0], None if weight is None else weight[0], log_likelihood[0]
+        )
+
+    def parameters(self, network: int) -> list[torch.Tensor]:
+        return list(self.module.state_dict().values())  # aliases, updated in place
+
+    def network(self, network: int) -> nn.Module:
+        return self.module
+
+    def reset_optimizer(self, network: int) -> None:
+        self.optimizer.state.clear()  # its moments are no longer finite either
+
+    def float_state(self) -> Iterable[torch.Tensor]:
+        return float_state(self.module, self.optimizer)
+
+    def finish(self) -> None:
+        self.module.eval()
+
+
+def single_step(
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    multilabel: bool,
+    label_smoothing: float,
+) -> SingleStep:
+    """The fastest step that trains ``module``: hand-derived where it can be.
+
+    The hand-derived step knows plain MLPs with a softmax cross-entropy; on
+    GPUs with native bfloat16, float32 training runs the autograd step under
+    bf16 autocast (:func:`~skmnist._training.precision.autocast_factory`).
+    """
+    parameter = next(module.parameters())
+    autocast = autocast_factory(parameter.device, parameter.dtype)
+    kernel = (
+        None
+        if multilabel
+        else FastStep.create(
+            module,
+            optimizer,
+            autocast=autocast is not contextlib.nullcontext,
+            label_smoothing=label_smoothing,
+        )
+    )
+    if kernel is None:
+        kernel = AutogradKernel(
+            module, optimizer, autocast=autocast, label_smoothing=label_smoothing
+        )
+    return SingleStep(module, optimizer, kernel)
