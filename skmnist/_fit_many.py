@@ -103,7 +103,7 @@ def _fit_group(members: list) -> None:
     """Train the planned fits of one stack key together; store each result."""
     jobs = [plan.job for _, plan in members]
     for job in jobs:
-        job.verbose = 0  # verbose is ignored in batched fits
+        job.run.verbose = 0  # verbose is ignored in batched fits
     outcomes = train(jobs)
     for (estimator, plan), outcome in zip(members, outcomes, strict=True):
         estimator._finish_fit(

@@ -30,7 +30,8 @@ from ._inputs import host_array
 from ._training.augment import Distortion, image_side
 from ._training.device import resolve_device
 from ._training.fit import Job
-from ._training.history import StoppingConfig
+from ._training.history import StoppingConfig, TrainingState
+from ._training.loop import Run
 from ._training.optimizers import OptimizerConfig
 from ._user_warning import warn_user
 
@@ -69,7 +70,7 @@ class FitPlan:
 
     @property
     def validation(self) -> tuple | None:
-        return self.job.validation
+        return self.job.run.validation
 
     @property
     def device(self) -> torch.device:
@@ -148,29 +149,33 @@ def plan_fit(est, X, y, sample_weight, classes, incremental, one_epoch):
             "activation": est.activation,
             "dropout": float(est.dropout),
         }
-        module = optimizer = state = None
+        module = optimizer = None
+        state = TrainingState()
+    run = Run(
+        config=_optimizer_config(est, one_epoch),
+        stopping=StoppingConfig(est.tol, est.n_iter_no_change, validation is not None),
+        state=state,
+        validation=validation,
+        augment=_distortion(est, X.shape[1]),
+        callbacks=list(est.callbacks or ()),
+        check_stopping=not one_epoch,
+        verbose=est.verbose,
+    )
     job = Job(
         X=X_train,
         y=y_train,
         weight=w_train,
-        validation=validation,
         device=device,
         dtype=torch.float64 if dtype64 else torch.float32,
         seed=seed,
         architecture=architecture,
-        module=module,
-        optimizer=optimizer if est.solver != "lbfgs" else None,
-        state=state,
-        optimizer_config=_optimizer_config(est, one_epoch),
-        stopping=StoppingConfig(est.tol, est.n_iter_no_change, validation is not None),
+        run=run,
         batch_size=batch_size,
         max_iter=_max_iter(est, X_train.shape[0], batch_size, one_epoch),
+        module=module,
+        optimizer=optimizer if est.solver != "lbfgs" else None,
         shuffle=est.shuffle,
         label_smoothing=float(est.label_smoothing),
-        augment=_distortion(est, X.shape[1]),
-        callbacks=list(est.callbacks or ()),
-        verbose=est.verbose,
-        check_stopping=not one_epoch,
         max_fun=est.max_fun,
     )
     return FitPlan(

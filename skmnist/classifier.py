@@ -425,7 +425,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         plan = plan_fit(self, X, y, sample_weight, classes, incremental, one_epoch)
         job = plan.job
         reporter = EpochReporter(0 if job.lbfgs else self.verbose, job.max_iter)
-        job.callbacks = [reporter, *job.callbacks]
+        job.run.callbacks = [reporter, *job.run.callbacks]
         try:
             (outcome,) = train([job])
         finally:

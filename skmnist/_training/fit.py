@@ -12,7 +12,7 @@ run in the one loop, :func:`~skmnist._training.loop.train_epochs`.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,12 +20,12 @@ import torch
 from torch import nn
 
 from .data import DeviceData
-from .history import StoppingConfig, TrainingState
+from .history import TrainingState
 from .lbfgs import train_lbfgs
 from .loop import Run, train_epochs
 from .network import build_mlp
 from .numerics import flush_denormals, step_threads
-from .optimizers import OptimizerConfig, make_optimizer, resume_optimizer
+from .optimizers import make_optimizer, resume_optimizer
 from .randomness import Streams, get_rng_states, seeded
 from .stacked import StackedStep
 from .steps import single_step
@@ -35,12 +35,14 @@ __all__ = ["Job", "Outcome", "stack_key", "train"]
 
 @dataclass
 class Job:
-    """One network to train: its data, settings, and where it starts from.
+    """One network to train: its data, its part of the loop, where it starts.
 
+    ``run`` holds its optimizer settings, stopping rules, validation set,
+    callbacks and the history it continues (a fresh one for a new network).
     ``module`` is None for a new network of ``architecture`` (the keyword
     arguments of :func:`~skmnist._training.network.build_mlp`), or the
     fitted network a warm start continues (copied first, so that a failed
-    fit cannot change it), with its ``optimizer`` and ``state``.
+    fit cannot change it), with the ``optimizer`` it continues.
     """
 
     X: object
@@ -50,25 +52,18 @@ class Job:
     dtype: torch.dtype
     seed: int
     architecture: dict
-    optimizer_config: OptimizerConfig
-    stopping: StoppingConfig
+    run: Run
     batch_size: int
     max_iter: int
-    validation: tuple | None = None
     module: nn.Module | None = None
     optimizer: torch.optim.Optimizer | None = None
-    state: TrainingState | None = None
     shuffle: bool = True
     label_smoothing: float = 0.0
-    augment: Callable[[torch.Tensor], torch.Tensor] | None = None
-    callbacks: Sequence[Callable[[dict], object]] = ()
-    verbose: int = 0
-    check_stopping: bool = True
     max_fun: int = 15000
 
     @property
     def lbfgs(self) -> bool:
-        return self.optimizer_config.solver == "lbfgs"
+        return self.run.config.solver == "lbfgs"
 
     @property
     def multilabel(self) -> bool:
@@ -90,18 +85,6 @@ class Job:
             "fit on fewer samples per call (partial_fit), or use device='cpu'."
         )
 
-    def run(self, state: TrainingState) -> Run:
-        return Run(
-            config=self.optimizer_config,
-            stopping=self.stopping,
-            state=state,
-            validation=self.validation,
-            augment=self.augment,
-            callbacks=self.callbacks,
-            check_stopping=self.check_stopping,
-            verbose=self.verbose,
-        )
-
 
 @dataclass
 class Outcome:
@@ -117,7 +100,7 @@ def stack_key(job: Job) -> tuple | None:
     if job.lbfgs or job.multilabel:
         return None
     arch = job.architecture
-    config = job.optimizer_config
+    config = job.run.config
     return (
         arch["n_features"],
         tuple(arch["hidden_layer_sizes"]),
@@ -162,7 +145,7 @@ def _network(job: Job) -> nn.Module:
 def _train_one(job: Job) -> list[Outcome]:
     with seeded(job.device, job.seed), flush_denormals():
         module = _network(job)
-        state = copy.deepcopy(job.state) if job.state is not None else TrainingState()
+        state = job.run.state
         data = DeviceData.from_numpy(job.X, job.y, job.weight, job.device, job.dtype)
         if job.lbfgs:  # L-BFGS starts afresh at every fit, as in MLPClassifier
             with step_threads(module, len(data)):
@@ -170,14 +153,14 @@ def _train_one(job: Job) -> list[Outcome]:
                     module,
                     data,
                     state,
-                    alpha=job.optimizer_config.alpha,
+                    alpha=job.run.config.alpha,
                     max_iter=job.max_iter,
                     max_fun=job.max_fun,
-                    tol=job.stopping.tol,
+                    tol=job.run.stopping.tol,
                     label_smoothing=job.label_smoothing,
                 )
             return [Outcome(module, None, state)]
-        optimizer = make_optimizer(module, job.optimizer_config)
+        optimizer = make_optimizer(module, job.run.config)
         resume_optimizer(optimizer, job.optimizer)
         step = single_step(
             module,
@@ -187,7 +170,7 @@ def _train_one(job: Job) -> list[Outcome]:
         )
         with step_threads(module, job.batch_size):
             train_epochs(
-                [job.run(state)],
+                [job.run],
                 step,
                 data,
                 Streams(job.device),
@@ -207,10 +190,6 @@ def _train_stacked(jobs: Sequence[Job]) -> list[Outcome]:
         with seeded(device, job.seed):
             modules.append(_network(job))
             streams.append(get_rng_states(device))
-    states = [
-        copy.deepcopy(job.state) if job.state is not None else TrainingState()
-        for job in jobs
-    ]
     seeds = [job.seed for job in jobs]
     with flush_denormals():
         data = DeviceData.for_runs(
@@ -218,14 +197,14 @@ def _train_stacked(jobs: Sequence[Job]) -> list[Outcome]:
         )
         step = StackedStep(
             modules,
-            [job.optimizer_config for job in jobs],
+            [job.run.config for job in jobs],
             label_smoothing=[job.label_smoothing for job in jobs],
             dropout=[job.architecture.get("dropout", 0.0) for job in jobs],
             dropout_seed=int(np.random.SeedSequence(seeds).generate_state(1)[0]),
             previous=[job.optimizer for job in jobs],
         )
         train_epochs(
-            [job.run(state) for job, state in zip(jobs, states, strict=True)],
+            [job.run for job in jobs],
             step,
             data,
             Streams(device, streams),
@@ -234,10 +213,8 @@ def _train_stacked(jobs: Sequence[Job]) -> list[Outcome]:
             shuffle=first.shuffle,
         )
     outcomes = []
-    for index, (job, module, state) in enumerate(
-        zip(jobs, modules, states, strict=True)
-    ):
-        optimizer = make_optimizer(module, job.optimizer_config)
+    for index, (job, module) in enumerate(zip(jobs, modules, strict=True)):
+        optimizer = make_optimizer(module, job.run.config)
         step.optimizer_of(index, optimizer)
-        outcomes.append(Outcome(module, optimizer, state))
+        outcomes.append(Outcome(module, optimizer, job.run.state))
     return outcomes
