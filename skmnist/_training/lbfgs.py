@@ -12,6 +12,7 @@ from .._user_warning import warn_user
 from .data import DeviceData
 from .history import TrainingState
 from .loss import l2_penalty, sample_losses
+from .plain_optim import construct, plain_step
 
 __all__ = ["train_lbfgs"]
 
@@ -46,8 +47,10 @@ def train_lbfgs(
     whether it stopped before a budget ran out. If the loss becomes
     non-finite the weights are restored with a warning.
     """
-    optimizer = torch.optim.LBFGS(
-        module.parameters(),
+    parameters = list(module.parameters())
+    optimizer = construct(
+        torch.optim.LBFGS,
+        parameters,
         lr=1.0,
         max_iter=max_iter,
         max_eval=max_fun,
@@ -84,10 +87,11 @@ def train_lbfgs(
         return total + penalty.detach()
 
     def closure() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
+        for parameter in parameters:
+            parameter.grad = None
         return objective(backward=True)
 
-    loss = float(optimizer.step(closure).detach())
+    loss = float(plain_step(optimizer, closure).detach())
     with torch.no_grad():
         final = float(objective(backward=False))
     lbfgs_state = optimizer.state[next(module.parameters())]

@@ -47,7 +47,15 @@ def plain_method(optimizer: torch.optim.Optimizer, name: str) -> Callable:
     return types.MethodType(inspect.unwrap(getattr(type(optimizer), name)), optimizer)
 
 
-def plain_step(optimizer: torch.optim.Optimizer) -> None:
-    """``optimizer.step()`` without importing ``torch._dynamo``."""
+def plain_step(
+    optimizer: torch.optim.Optimizer, closure: Callable | None = None
+) -> torch.Tensor | None:
+    """``optimizer.step(closure)`` without importing ``torch._dynamo``.
+
+    The closure, if any (L-BFGS's), is called with gradients enabled, as
+    torch's own ``step`` does; returns what ``step`` returns.
+    """
     with torch.no_grad():
-        plain_method(optimizer, "step")()
+        if closure is None:
+            return plain_method(optimizer, "step")()
+        return plain_method(optimizer, "step")(closure)
