@@ -21,6 +21,7 @@ import torch
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from . import _fitted_state
 from .classifier import MLPDigitClassifier
 from .preprocessing import PixelScaler
 
@@ -214,6 +215,8 @@ def check_model(model: Any) -> list[MLPDigitClassifier]:
     else:
         estimators = [model]
     for estimator in estimators:
+        if isinstance(estimator, MLPDigitClassifier):  # its attributes, as described
+            _fitted_state.check_loaded(estimator)
         estimator._validate_params()  # InvalidParameterError: a ValueError
         check_is_fitted(estimator)
         if isinstance(estimator, MLPDigitClassifier):

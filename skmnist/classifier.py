@@ -18,21 +18,18 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _fitted_state
 from ._fit_plan import FLOAT_DTYPES, hidden_layer_sizes, plan_fit
 from ._inputs import host_array
 from ._progress import EpochReporter
-from ._training.device import check_device_name, resolve_device
+from ._training.device import check_device_name
 from ._training.fit import train
-from ._training.history import TrainingState
 from ._training.loss import l2_penalty
 from ._training.network import (
     ACTIVATIONS,
-    from_portable,
     layer_arrays,
     set_layer_arrays,
-    to_portable,
 )
-from ._training.optimizers import optimizer_from_numpy, optimizer_to_numpy
 from ._training.prediction import predict_batches
 from ._user_warning import warn_user
 
@@ -437,17 +434,22 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def _finish_fit(self, plan, module, optimizer, state, one_epoch):
         """Store the trained network and its history as fitted attributes."""
-        if plan.architecture is not None:
-            self._architecture = plan.architecture
-        self._device_param = self.device
         # partial_fit does not validate; it keeps an early-stopping history.
         early = plan.validation is not None or (
             one_epoch and getattr(self, "validation_scores_", None) is not None
         )
         self._store(module, optimizer, state, plan.classes, plan.device, early)
-        self.n_iter_ = state.n_iter - plan.n_iter_start  # this call's, as MLPClassifier
-        self.out_activation_ = "logistic" if plan.y.ndim == 2 else "softmax"
-        self.loss_ = self._final_loss(module, state)
+        _fitted_state.assign(
+            self,
+            "finish",
+            {  # a warm fit's plan has no architecture: it keeps the fitted one
+                "_architecture": plan.architecture or self._architecture,
+                "_device_param": self.device,
+                "n_iter_": state.n_iter - plan.n_iter_start,  # this call's
+                "out_activation_": "logistic" if plan.y.ndim == 2 else "softmax",
+                "loss_": self._final_loss(module, state),
+            },
+        )
         self._warn_if_not_converged(state, one_epoch, plan.max_iter)
 
     def _final_loss(self, module, state):
@@ -515,40 +517,14 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             raise InvalidParameterError(str(exc)) from None
 
     def _training_state(self):
-        early = self.validation_scores_ is not None
-        return TrainingState(
-            loss_curve=list(self.loss_curve_),
-            validation_scores=list(self.validation_scores_ or []),
-            best_loss=self.best_loss_ if self.best_loss_ is not None else np.inf,
-            best_validation_score=self.best_validation_score_ if early else -np.inf,
-            no_improvement_count=self._no_improvement_count,
-            n_iter=len(self.loss_curve_),  # epochs since the network was made
-            t=self.t_,
-            learning_rate=self._learning_rate,
-        )
+        return _fitted_state.training_state(self)
 
     def _store(self, module, optimizer, state, classes, device, early):
-        self.module_ = module
-        self._optimizer = optimizer
-        self.classes_ = classes
-        self.device_ = str(device)
-        self.n_outputs_ = len(classes)
-        self.n_layers_ = sum(isinstance(m, torch.nn.Linear) for m in module) + 1
-        self.out_activation_ = "softmax"
-        self.n_iter_ = state.n_iter
-        self.t_ = state.t
-        self.loss_curve_ = state.loss_curve
-        self.best_loss_ = None if early else float(state.best_loss)
-        self.validation_scores_ = state.validation_scores if early else None
-        self.best_validation_score_ = (
-            float(state.best_validation_score) if early else None
-        )
-        self._no_improvement_count = state.no_improvement_count
-        self._learning_rate = state.learning_rate
+        _fitted_state.store(self, module, optimizer, state, classes, device, early)
 
     def _fitted_device_param(self):
-        """The ``device`` parameter of the last fit (files of older versions: now)."""
-        return getattr(self, "_device_param", self.device)
+        """The ``device`` parameter of the last fit (older files: the one they hold)."""
+        return self._device_param
 
     def _device(self) -> torch.device:
         return next(self.module_.parameters()).device
@@ -657,31 +633,10 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     # ---------------------------------------------------------- persistence
 
     def __getstate__(self):
-        state = dict(super().__getstate__())
-        if "module_" in state:
-            state["module_"] = to_portable(self.module_, self._architecture)
-        optimizer = state.pop("_optimizer", None)
-        if getattr(self, "keep_optimizer_state", False) and optimizer is not None:
-            state["_optimizer"] = optimizer_to_numpy(optimizer)
-        return state
+        return _fitted_state.to_file(super().__getstate__())
 
     def __setstate__(self, state):
-        # Parameters added after a pickle was made get their defaults.
-        state.setdefault("augment", False)
-        state.setdefault("keep_optimizer_state", False)
-        if "module_" in state:
-            saved = state.get("device_", "cpu")
-            if state.get("device") == "auto" and saved.startswith("cuda"):
-                # This process's own GPU (dask/joblib workers spread out).
-                saved = "auto" if torch.cuda.is_available() else saved
-            device = _loadable_device(saved)
-            state["module_"] = from_portable(state["module_"], device)
-            state["device_"] = str(device)
-            if isinstance(state.get("_optimizer"), dict):
-                state["_optimizer"] = optimizer_from_numpy(
-                    state["module_"], state["_optimizer"]
-                )
-        super().__setstate__(state)
+        super().__setstate__(_fitted_state.from_file(self, state))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -690,16 +645,3 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         tags.non_deterministic = False
         tags.classifier_tags.multi_label = True
         return tags
-
-
-def _loadable_device(saved: str) -> torch.device:
-    """The saved device if this machine has it, else the CPU (with a warning)."""
-    try:
-        return resolve_device(saved)
-    except ValueError:
-        warn_user(
-            f"This model was trained on {saved!r}, which is not available here; "
-            "it was loaded on the CPU.",
-            UserWarning,
-        )
-        return torch.device("cpu")

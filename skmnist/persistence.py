@@ -74,7 +74,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from . import _skops_format
+from . import _fitted_state, _skops_format
+from ._fitted_state import DEVICE_WARNING
 from ._skops_format import ESTIMATOR_TYPES, STEP_TYPES, FileError
 from ._training.device import resolve_device
 from ._user_warning import warn_user
@@ -94,7 +95,6 @@ __all__ = [
 #: model: skmnist's two estimators and scikit-learn's Pipeline. Everything
 #: else a model file holds (plain values, NumPy arrays) skops trusts already.
 TRUSTED_TYPES = [f"{cls.__module__}.{cls.__qualname__}" for cls in ESTIMATOR_TYPES]
-_DEVICE_WARNING = "This model was trained on "  # classifier.py's fallback warning
 
 
 def _short(value: Any) -> str:
@@ -138,6 +138,8 @@ def _storable_step(estimator: Any) -> Any:
         estimator.callbacks = None
     if isinstance(getattr(estimator, "device", None), torch.device):
         estimator.device = str(estimator.device)
+    if isinstance(estimator, MLPDigitClassifier):
+        _fitted_state.storable(estimator)
     return estimator
 
 
@@ -323,7 +325,7 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "auto") 
         warnings.simplefilter("always")
         model, classifiers = _load(data, name)
     for warning in caught:  # raised under skops' frames: shown at the caller's
-        if not (target and str(warning.message).startswith(_DEVICE_WARNING)):
+        if not (target and str(warning.message).startswith(DEVICE_WARNING)):
             warn_user(str(warning.message), warning.category)
     for clf in classifiers:
         if target is not None:

@@ -673,6 +673,62 @@ def test_invalid_content(pipeline_bytes, tmp_path, edit):
         load_model(write(tmp_path, edited(pipeline_bytes, edit_schema)))
 
 
+def add_evil_attribute(node):
+    """A (skops dict) node with one more str key: an attribute ``evil_`` = 1."""
+    node["content"]["evil_"] = json_node(1)
+    key_types = node["key_types"]["content"]
+    key_types.append(dict(key_types[0]))  # skops zips the keys with their types
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            add_evil_attribute,
+            r"holds the attributes \['evil_'\], which are neither parameters nor",
+        ),
+        (
+            lambda node: node["content"].pop("t_"),
+            r"lacks the fitted attributes \['t_'\]",
+        ),
+        (
+            lambda node: node["content"].pop("max_iter"),
+            r"lacks the parameters \['max_iter'\]",
+        ),
+    ],
+    ids=["unknown", "missing-attribute", "missing-parameter"],
+)
+def test_attributes_are_checked_against_the_description(
+    pipeline_bytes, tmp_path, edit, message
+):
+    def edit_schema(schema, members):
+        steps = schema["content"]["content"]["steps"]["content"]
+        edit(steps[1]["content"][1]["content"])  # the classifier's attributes
+
+    with pytest.raises(ValueError, match=r"bad.skmnist' is not a valid") as info:
+        load_model(write(tmp_path, edited(pipeline_bytes, edit_schema)))
+    assert info.match(message)
+
+
+def test_a_file_without_the_device_parameter_of_the_fit_gets_the_default(
+    digits, tmp_path
+):
+    X, y = digits
+    clf = tiny(device="cpu").fit(X, y)
+    save_model(clf, tmp_path / "model.skmnist")
+
+    def edit_schema(schema, members):  # as from before _device_param was kept
+        del schema["content"]["content"]["_device_param"]
+
+    path = write(
+        tmp_path, edited((tmp_path / "model.skmnist").read_bytes(), edit_schema)
+    )
+    loaded = load_model(path)
+    assert loaded._device_param == "cpu"
+    loaded.partial_fit(X, y)
+    assert loaded.device_ == "cpu"
+
+
 def test_save_errors(digits, tmp_path):
     X, y = digits
     path = tmp_path / "m.skmnist"
