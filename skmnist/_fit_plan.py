@@ -16,6 +16,7 @@ from numbers import Integral
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils._param_validation import InvalidParameterError
@@ -32,10 +33,17 @@ from ._training.device import resolve_device
 from ._training.fit import Job
 from ._training.history import StoppingConfig, TrainingState
 from ._training.loop import Run
+from ._training.loss import l2_penalty
 from ._training.optimizers import OptimizerConfig
 from ._user_warning import warn_user
 
-__all__ = ["FitPlan", "hidden_layer_sizes", "plan_fit"]
+__all__ = [
+    "FitPlan",
+    "final_loss",
+    "hidden_layer_sizes",
+    "plan_fit",
+    "warn_if_not_converged",
+]
 
 FLOAT_DTYPES = (np.float32, np.float64)
 
@@ -424,6 +432,51 @@ def _split(est, X, y, weight, one_epoch):
             "with positive weight or a different validation_fraction."
         )
     return X_train, y_train, w_train, (X_val, y_val, w_val)
+
+
+# ------------------------------------------------------- after the fit
+
+
+def final_loss(est, module, state) -> float | None:
+    """MLPClassifier's ``loss_``: the last epoch's loss with the L2 term."""
+    if est.solver == "lbfgs":
+        return float("nan") if state.final_loss is None else state.final_loss
+    if not state.loss_curve:
+        return None
+    with torch.no_grad():
+        penalty = float(l2_penalty(module, est.alpha))
+    return state.loss_curve[-1] + penalty
+
+
+def warn_if_not_converged(est, state, one_epoch: bool, max_iter: int) -> None:
+    """MLPClassifier's warning when a fit ends at ``max_iter`` (or ``max_fun``).
+
+    Not for the default cosine schedule over ``max_iter="auto"``: that
+    budget is the estimator's own plan, annealed to a zero rate.
+    """
+    stopped_early = (
+        state.converged
+        or state.diverged
+        or state.interrupted
+        or state.stopped_by_callback
+    )
+    planned = est.max_iter == "auto" and est.learning_rate == "cosine"
+    if one_epoch or stopped_early:
+        return
+    if est.solver == "lbfgs":
+        warn_user(
+            f"lbfgs failed to converge after {est.n_iter_} iteration(s): the "
+            f"iteration limit (max_iter={max_iter}) or the evaluation limit "
+            f"(max_fun={est.max_fun}) was reached. Increase them, or scale "
+            "the data (e.g. with PixelScaler).",
+            ConvergenceWarning,
+        )
+    elif not planned:
+        warn_user(
+            f"Stochastic optimizer: maximum iterations ({max_iter}) reached "
+            "and the optimization hasn't converged yet.",
+            ConvergenceWarning,
+        )
 
 
 def _display(name: str, value) -> str:

@@ -8,7 +8,6 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import (
     Interval,
@@ -19,19 +18,23 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _fitted_state
-from ._fit_plan import FLOAT_DTYPES, hidden_layer_sizes, plan_fit
+from ._fit_plan import (
+    FLOAT_DTYPES,
+    final_loss,
+    hidden_layer_sizes,
+    plan_fit,
+    warn_if_not_converged,
+)
 from ._inputs import host_array
 from ._progress import EpochReporter
 from ._training.device import check_device_name
 from ._training.fit import train
-from ._training.loss import l2_penalty
 from ._training.network import (
     ACTIVATIONS,
     layer_arrays,
     set_layer_arrays,
 )
 from ._training.prediction import predict_batches
-from ._user_warning import warn_user
 
 __all__ = ["MLPDigitClassifier"]
 
@@ -447,50 +450,10 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
                 "_device_param": self.device,
                 "n_iter_": state.n_iter - plan.n_iter_start,  # this call's
                 "out_activation_": "logistic" if plan.y.ndim == 2 else "softmax",
-                "loss_": self._final_loss(module, state),
+                "loss_": final_loss(self, module, state),
             },
         )
-        self._warn_if_not_converged(state, one_epoch, plan.max_iter)
-
-    def _final_loss(self, module, state):
-        """MLPClassifier's ``loss_``: the last epoch's loss with the L2 term."""
-        if self.solver == "lbfgs":
-            return float("nan") if state.final_loss is None else state.final_loss
-        if not state.loss_curve:
-            return None
-        with torch.no_grad():
-            penalty = float(l2_penalty(module, self.alpha))
-        return state.loss_curve[-1] + penalty
-
-    def _warn_if_not_converged(self, state, one_epoch, max_iter):
-        """MLPClassifier's warning when a fit ends at ``max_iter`` (or ``max_fun``).
-
-        Not for the default cosine schedule over ``max_iter="auto"``: that
-        budget is the estimator's own plan, annealed to a zero rate.
-        """
-        stopped_early = (
-            state.converged
-            or state.diverged
-            or state.interrupted
-            or state.stopped_by_callback
-        )
-        planned = self.max_iter == "auto" and self.learning_rate == "cosine"
-        if one_epoch or stopped_early:
-            return
-        if self.solver == "lbfgs":
-            warn_user(
-                f"lbfgs failed to converge after {self.n_iter_} iteration(s): the "
-                f"iteration limit (max_iter={max_iter}) or the evaluation limit "
-                f"(max_fun={self.max_fun}) was reached. Increase them, or scale "
-                "the data (e.g. with PixelScaler).",
-                ConvergenceWarning,
-            )
-        elif not planned:
-            warn_user(
-                f"Stochastic optimizer: maximum iterations ({max_iter}) reached "
-                "and the optimization hasn't converged yet.",
-                ConvergenceWarning,
-            )
+        warn_if_not_converged(self, state, one_epoch, plan.max_iter)
 
     # ---------------------------------------------------------- fit helpers
 
