@@ -227,6 +227,23 @@ def _read_idx_parts(
     return parts, _dataset_read(dataset, found, identities)
 
 
+def _idx_files(
+    dataset: _Dataset, data_home: DataHome, splits: tuple[str, ...]
+) -> dict[str, Path]:
+    """The IDX file of each official name that ``splits`` need.
+
+    Raises FileNotFoundError, naming the folder and the missing files, when
+    any is missing.
+    """
+    folder = _idx_folder(dataset, data_home)
+    found, missing = _find_idx_files(folder, splits)
+    if missing:
+        raise FileNotFoundError(
+            _missing_files_message(dataset, folder, missing, data_home)
+        )
+    return found
+
+
 def _idx_parts(
     dataset: _Dataset,
     data_home: DataHome,
@@ -234,10 +251,5 @@ def _idx_parts(
     *,
     md5_check: bool,
 ) -> tuple[Parts, _Dataset | None]:
-    folder = _idx_folder(dataset, data_home)
-    found, missing = _find_idx_files(folder, splits)
-    if missing:
-        raise FileNotFoundError(
-            _missing_files_message(dataset, folder, missing, data_home)
-        )
+    found = _idx_files(dataset, data_home, splits)
     return _read_idx_parts(dataset, found, splits, md5_check=md5_check)

@@ -21,10 +21,8 @@ from ._catalog import (
 )
 from ._idx_source import (
     DatasetWarning,
-    _find_idx_files,
-    _idx_folder,
+    _idx_files,
     _idx_parts,
-    _missing_files_message,
     _read_idx_parts,
 )
 from ._openml_source import _openml_cache, _openml_parts
@@ -93,9 +91,12 @@ def _auto_parts(
     *,
     md5_check: bool,
 ) -> tuple[Parts, _Dataset | None]:
-    folder = _idx_folder(dataset, data_home)
-    found, missing = _find_idx_files(folder, splits)
-    if not missing:
+    # Only the look-up is tried: a file that fails to read is an error here too.
+    try:
+        found = _idx_files(dataset, data_home, splits)
+    except FileNotFoundError as exc:
+        missing = exc
+    else:
         return _read_idx_parts(dataset, found, splits, md5_check=md5_check)
     try:
         return _openml_parts(dataset, data_home), dataset
@@ -107,10 +108,9 @@ def _auto_parts(
             else ""
         )
         raise ConnectionError(
-            f"{dataset.title} is not available: "
-            + _missing_files_message(dataset, folder, missing, data_home)
-            + f" Alternatively connect to the network once so that scikit-learn "
-            f"can download OpenML's {dataset.openml_name!r} into its cache under "
+            f"{dataset.title} is not available: {missing} Alternatively connect "
+            f"to the network once so that scikit-learn can download OpenML's "
+            f"{dataset.openml_name!r} into its cache under "
             f"{_openml_cache(data_home)!r} (the download failed: "
             f"{exc.__cause__ or exc}){sample}."
         ) from exc
