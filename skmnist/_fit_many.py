@@ -70,7 +70,10 @@ def _fit_models(
             continue
         plan = attempt(index, _plan, estimator, X, y, weight)
         if plan is not None:
-            groups[stack_key(plan.job)].append((index, plan, (X, y, weight)))
+            key = stack_key(plan.job)
+            if key is None:  # the rule above and stack_key's must agree
+                raise AssertionError(f"fit_many cannot stack {estimator!r}.")
+            groups[key].append((index, plan, (X, y, weight)))
     for members in groups.values():
         for start in range(0, len(members), max_models):
             chunk = members[start : start + max_models]

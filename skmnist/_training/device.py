@@ -16,7 +16,7 @@ try:  # POSIX advisory locks; elsewhere processes fall back to pid % devices
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["claim_device", "resolve_device"]
+__all__ = ["check_device_name", "claim_device", "resolve_device"]
 
 _EXPLICIT = re.compile(r"^(cpu|mps|cuda)(:\d+)?$")
 
