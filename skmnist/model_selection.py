@@ -236,13 +236,19 @@ class BatchedGridSearchCV(BaseSearchCV):
     >>> pipe = make_pipeline(
     ...     PixelScaler(), MLPDigitClassifier((32,), max_iter=3, random_state=0)
     ... )
-    >>> search = BatchedGridSearchCV(
-    ...     pipe, {"mlpdigitclassifier__alpha": [1e-4, 1e-2]}, cv=3
-    ... ).fit(X[:1500], y[:1500])
-    >>> sorted(search.best_params_)
-    ['mlpdigitclassifier__alpha']
-    >>> search.cv_results_["split2_test_score"].shape
-    (2,)
+    >>> grid = {
+    ...     "pixelscaler__standardize": [False, True],  # one fit per fold and value
+    ...     "mlpdigitclassifier__alpha": [1e-4, 1e-2],  # trained in one batch
+    ... }
+    >>> search = BatchedGridSearchCV(pipe, grid, cv=2).fit(X[:1000], y[:1000])
+    >>> search.cv_results_["params"][0]
+    {'mlpdigitclassifier__alpha': 0.0001, 'pixelscaler__standardize': False}
+    >>> search.cv_results_["mean_test_score"].shape, search.n_splits_
+    ((4,), 2)
+    >>> search.best_params_ == search.cv_results_["params"][search.best_index_]
+    True
+    >>> len(set(search.cv_results_["mean_fit_time"]))  # one time, shared by all
+    1
     """
 
     _parameter_constraints: dict = {

@@ -136,19 +136,19 @@ def dask_predict(estimator: Any, X: Any, *, method: str = "predict") -> Any:
     Examples
     --------
     >>> import dask.array as da
-    >>> from skmnist import MLPDigitClassifier, PixelScaler
-    >>> from skmnist.datasets import load_mnist
+    >>> from sklearn.datasets import load_digits
+    >>> from skmnist import MLPDigitClassifier
     >>> from skmnist.parallel import dask_predict
-    >>> from sklearn.pipeline import make_pipeline
-    >>> X, y = load_mnist(source="sample", return_X_y=True)
-    >>> model = make_pipeline(
-    ...     PixelScaler(), MLPDigitClassifier((32,), max_iter=2, random_state=0)
-    ... ).fit(X[:1000], y[:1000])
-    >>> labels = dask_predict(model, da.from_array(X, chunks=1000))
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPDigitClassifier((16,), max_iter=2, random_state=0).fit(X, y)
+    >>> images = da.from_array(X, chunks=(500, -1))  # blocks of 500 rows
+    >>> labels = dask_predict(clf, images)  # lazy: nothing is predicted yet
     >>> labels.chunks
-    ((1000, 1000, 1000, 1000, 1000),)
-    >>> bool((labels.compute() == model.predict(X)).all())
+    ((500, 500, 500, 297),)
+    >>> bool((labels.compute() == clf.predict(X)).all())
     True
+    >>> dask_predict(clf, images, method="predict_proba").shape
+    (1797, 10)
     """
     import dask.array as da
 

@@ -393,18 +393,17 @@ class PickleNotAllowedError(ValueError):
 
     Examples
     --------
-    >>> import pickle
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from skmnist.persistence import PickleNotAllowedError, load_model_file
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = Path(folder) / "model.pkl"
-    ...     _ = path.write_bytes(pickle.dumps({"weights": [1, 2]}))
-    ...     try:
-    ...         load_model_file(path)
-    ...     except PickleNotAllowedError as exc:
-    ...         print("refused", Path(exc.filename).name)
-    refused model.pkl
+    The error :func:`load_model_file` raises for ``downloads/model.joblib``:
+
+    >>> from skmnist.persistence import PickleNotAllowedError
+    >>> error = PickleNotAllowedError("downloads/model.joblib")
+    >>> error.filename
+    'downloads/model.joblib'
+    >>> print(error)
+    'downloads/model.joblib' is a pickle (joblib) file, which can run arbitrary
+    code when loaded: load it with allow_pickle=True only if you trust it.
+    >>> isinstance(error, ValueError)  # so "except ValueError" catches it
+    True
     """
 
     def __init__(self, filename: str) -> None:
@@ -456,18 +455,19 @@ def save_model_file(
 
     Examples
     --------
+    The name picks the format, and the format written is returned:
+
     >>> import tempfile
     >>> from pathlib import Path
-    >>> from sklearn.datasets import load_digits
-    >>> from skmnist import MLPDigitClassifier
+    >>> from skmnist import PixelScaler
     >>> from skmnist.persistence import save_model_file
-    >>> X, y = load_digits(return_X_y=True)
-    >>> clf = MLPDigitClassifier((8,), max_iter=2, random_state=0).fit(X, y)
+    >>> scaler = PixelScaler().fit([[0, 255]])
     >>> with tempfile.TemporaryDirectory() as folder:
-    ...     print(save_model_file(clf, Path(folder) / "clf.skmnist"))
-    ...     print(save_model_file(clf, Path(folder) / "clf.joblib"))
-    skmnist
-    pickle
+    ...     for name in ["scaler.skmnist", "scaler.joblib.gz", "scaler.bin"]:
+    ...         print(name, save_model_file(scaler, Path(folder) / name))
+    scaler.skmnist skmnist
+    scaler.joblib.gz pickle
+    scaler.bin skmnist
     """
     if _names_a_pickle(path):
         import joblib
@@ -522,20 +522,25 @@ def load_model_file(path: str | os.PathLike, *, allow_pickle: bool = False) -> A
 
     Examples
     --------
+    A pickle, here of an estimator :func:`save_model` cannot store, loads only
+    when allowed:
+
     >>> import tempfile
     >>> from pathlib import Path
-    >>> from sklearn.datasets import load_digits
-    >>> from skmnist import MLPDigitClassifier
-    >>> from skmnist.persistence import load_model_file, save_model_file
-    >>> X, y = load_digits(return_X_y=True)
-    >>> clf = MLPDigitClassifier((8,), max_iter=2, random_state=0).fit(X, y)
+    >>> import joblib
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skmnist.persistence import PickleNotAllowedError, load_model_file
     >>> with tempfile.TemporaryDirectory() as folder:
-    ...     _ = save_model_file(clf, Path(folder) / "clf.skmnist")
-    ...     secure = load_model_file(Path(folder) / "clf.skmnist")
-    ...     _ = save_model_file(clf, Path(folder) / "clf.joblib")
-    ...     pickled = load_model_file(Path(folder) / "clf.joblib", allow_pickle=True)
-    >>> bool((secure.predict(X) == pickled.predict(X)).all())
-    True
+    ...     path = Path(folder) / "scaler.joblib"
+    ...     _ = joblib.dump(StandardScaler().fit([[0.0], [2.0]]), path)
+    ...     try:
+    ...         load_model_file(path)
+    ...     except PickleNotAllowedError:
+    ...         print("refused: it could run code")
+    ...     scaler = load_model_file(path, allow_pickle=True)  # trusted file
+    refused: it could run code
+    >>> scaler.mean_
+    array([1.])
     """
     name = os.fspath(path)
     secure_name = Path(name).suffix.lower() == SECURE_SUFFIX

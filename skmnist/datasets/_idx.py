@@ -510,16 +510,28 @@ def write_idx(file: IdxFile, array: ArrayLike, *, compress: bool | None = None) 
 
     Examples
     --------
+    A float32 array comes back with its dtype and shape, here from a file
+    gzip-compressed because its name ends in ``.gz``:
+
+    >>> import io
     >>> import os
     >>> import tempfile
     >>> import numpy as np
     >>> from skmnist.datasets import read_idx, write_idx
-    >>> images = np.zeros((2, 28, 28), dtype=np.uint8)
+    >>> scores = np.array([[0.5, -1.0, 2.0], [0.0, 3.25, -0.125]], dtype=np.float32)
     >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = os.path.join(folder, "images-idx3-ubyte.gz")
-    ...     write_idx(path, images)  # gzip-compressed: the name ends in .gz
-    ...     read_idx(path).shape
-    (2, 28, 28)
+    ...     path = os.path.join(folder, "scores-idx2-float.gz")
+    ...     write_idx(path, scores)
+    ...     copy = read_idx(path)
+    >>> copy.dtype, copy.shape, bool((copy == scores).all())
+    (dtype('float32'), (2, 3), True)
+
+    int64 (NumPy's default integer) is not an IDX type:
+
+    >>> write_idx(io.BytesIO(), np.array([1, 2, 3], dtype=np.int64))
+    Traceback (most recent call last):
+    ...
+    TypeError: IDX cannot store dtype int64: ... e.g. array.astype(np.int32)
     """
     array = np.asarray(array)
     header = _header(array.dtype, array.shape)
