@@ -273,16 +273,11 @@ def set_layer_arrays(module: nn.Module, suffix: str, name: str, values) -> None:
     [1.0, 1.0, 1.0]
     """
     parameters = [p for key, p in module.named_parameters() if key.endswith(suffix)]
-    if isinstance(values, np.ndarray) or not isinstance(values, (list, tuple)):
-        raise TypeError(
-            f"{name} must be a list of {len(parameters)} arrays, one per "
-            f"layer; got {type(values).__name__}."
-        )
+    expected = f"{name} must hold {len(parameters)} arrays, one per layer, in a list"
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(f"{expected}; got {type(values).__name__}.")
     if len(values) != len(parameters):
-        raise ValueError(
-            f"{name} must hold {len(parameters)} arrays, one per layer; got "
-            f"{len(values)}."
-        )
+        raise ValueError(f"{expected}; got {len(values)}.")
     arrays = []
     for index, (value, parameter) in enumerate(zip(values, parameters, strict=True)):
         shape = tuple(parameter.shape[::-1])  # (n_in, n_out) for weights
