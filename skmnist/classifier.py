@@ -40,6 +40,7 @@ from ._training.network import (
     to_portable,
 )
 from ._user_warning import warn_user
+from .preprocessing import ScaledPixels
 
 __all__ = ["MLPDigitClassifier"]
 
@@ -972,11 +973,17 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def _predict(self, X, output):
         check_is_fitted(self)
-        X = host_array(X, "X")
+        # PixelScaler(defer=True) hands over the raw pixels, scaled on the
+        # device a block at a time: never a float32 copy of them all.
+        prepare = X.scale_block if isinstance(X, ScaledPixels) else None
         X = validate_data(
-            self, X, accept_sparse="csr", dtype=_FLOAT_DTYPES, reset=False
+            self,
+            X.pixels if prepare else host_array(X, "X"),
+            accept_sparse="csr",
+            dtype=None if prepare else _FLOAT_DTYPES,
+            reset=False,
         )
-        return _engine.predict_batches(self.module_, X, output=output)
+        return _engine.predict_batches(self.module_, X, output=output, prepare=prepare)
 
     def _multilabel(self) -> bool:
         return getattr(self, "out_activation_", "softmax") == "logistic"
