@@ -104,6 +104,8 @@ class _CudaStaging:
         self.pending: list[tuple[int, int, int] | None] = [None, None]
         self.copy_stream = torch.cuda.Stream(device)
         self.compute_stream = torch.cuda.current_stream(device)
+        for buffer in self.device:  # freed only once the copy stream is done too
+            buffer.record_stream(self.copy_stream)
 
     def send(self, slot: int, X: np.ndarray, start: int, stop: int) -> torch.Tensor:
         """Rows ``start:stop`` of ``X`` on the device, via pinned buffer ``slot``."""
