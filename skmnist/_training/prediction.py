@@ -12,7 +12,7 @@ block late so that the host never waits for the block it just queued. Torch
 keeps freed pinned memory in its host cache, so the buffers of one call are
 reused by the next.
 
-A ``prepare`` function (:meth:`skmnist.ScaledPixels.scale_block`, for one)
+A ``prepare`` function (``skmnist.preprocessing.ScaledPixels.scale_block``)
 runs on the device on each block as it arrives, so that raw pixels travel in
 their own dtype (uint8: a quarter of the bytes of float32) and are scaled
 there.
