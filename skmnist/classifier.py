@@ -35,6 +35,7 @@ from ._training.network import (
     set_layer_arrays,
 )
 from ._training.prediction import predict_batches
+from .preprocessing import ScaledPixels
 
 __all__ = ["MLPDigitClassifier"]
 
@@ -496,9 +497,17 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def _predict(self, X, output):
         check_is_fitted(self)
-        X = host_array(X, "X")
-        X = validate_data(self, X, accept_sparse="csr", dtype=FLOAT_DTYPES, reset=False)
-        return predict_batches(self.module_, X, output=output)
+        # PixelScaler(defer=True) hands over the raw pixels, scaled on the
+        # device a block at a time: never a float32 copy of them all.
+        prepare = X.scale_block if isinstance(X, ScaledPixels) else None
+        X = validate_data(
+            self,
+            X.pixels if prepare else host_array(X, "X"),
+            accept_sparse="csr",
+            dtype=None if prepare else FLOAT_DTYPES,
+            reset=False,
+        )
+        return predict_batches(self.module_, X, output=output, prepare=prepare)
 
     def _multilabel(self) -> bool:
         return getattr(self, "out_activation_", "softmax") == "logistic"
