@@ -39,6 +39,7 @@ from ._training.network import (
     state_to_numpy,
     to_portable,
 )
+from ._training.precision import PRECISIONS
 from ._user_warning import warn_user
 
 __all__ = ["MLPDigitClassifier"]
@@ -73,6 +74,7 @@ class _FitPlan:
     stopping: _engine.StoppingConfig
     batch_size: int
     augment: Distortion | None
+    precision: str = "auto"
     max_iter: int = 1
     n_iter_start: int = 0
 
@@ -101,7 +103,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     :class:`sklearn.neural_network.MLPClassifier` where the meaning is the same.
 
     The network computes in float64 when ``X`` is float64 and in float32
-    otherwise (on CUDA, float32 matrix products run in bfloat16 autocast).
+    otherwise; where the hardware multiplies bfloat16 matrices fast, float32
+    training runs its matrix products in bfloat16 (see ``precision``).
     Pass float32 input, e.g. through :class:`~skmnist.PixelScaler`, for speed.
 
     Parameters
@@ -205,6 +208,17 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         A warm fit or :meth:`partial_fit` continues on the device the network
         is on (a model loaded on the CPU stays there), unless ``device`` was
         changed since the fit: the network then moves to the device it names.
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Precision of the matrix products of float32 training. ``"bfloat16"``
+        multiplies the hidden layers in bfloat16 while the master weights,
+        the optimizer, the loss and the output layer stay in float32 (for
+        networks without dropout whose activation is ReLU, tanh, logistic or
+        identity; others train under bfloat16 autocast). ``"auto"`` does so
+        only where the device has bfloat16 matrix units: CPUs with AMX or
+        avx512_bf16, CUDA GPUs of compute capability 8 or more (which also
+        keep bfloat16 autocast for the other networks); elsewhere it is
+        ``"float32"``. float64 input always trains in float64, and
+        predictions run in the model's own precision.
     keep_optimizer_state : bool, default=False
         Whether pickles of a fitted model (joblib files, and every transfer
         between processes: joblib workers, dask) also hold the optimizer's
@@ -322,6 +336,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         "augment": ["boolean"],
         "device": [str, torch.device],
         "keep_optimizer_state": ["boolean"],
+        "precision": [StrOptions(set(PRECISIONS))],
         "callbacks": [list, None],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
     }
@@ -359,6 +374,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         keep_optimizer_state=False,
         callbacks=None,
         max_fun=15000,
+        precision="auto",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -390,6 +406,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         self.keep_optimizer_state = keep_optimizer_state
         self.callbacks = callbacks
         self.max_fun = max_fun
+        self.precision = precision
 
     # ------------------------------------------------------------------ fit
 
@@ -528,6 +545,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
                             check_stopping=not one_epoch,
                             verbose=self.verbose,
                             callbacks=[reporter, *(self.callbacks or ())],
+                            precision=plan.precision,
                         )
             except torch.OutOfMemoryError:
                 data = None
@@ -616,6 +634,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             ),
             batch_size=batch_size,
             augment=self._distortion(X.shape[1]),
+            precision=self.precision,
             max_iter=self._max_iter(X_train.shape[0], batch_size, one_epoch),
             n_iter_start=len(self.loss_curve_) if incremental else 0,
         )
@@ -1126,6 +1145,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         # Parameters added after a pickle was made get their defaults.
         state.setdefault("augment", False)
         state.setdefault("keep_optimizer_state", False)
+        state.setdefault("precision", "auto")
         if "module_" in state:
             saved = state.get("device_", "cpu")
             if state.get("device") == "auto" and saved.startswith("cuda"):

@@ -31,6 +31,7 @@ from .data import (
 )
 from .hand_step import FastStep
 from .plain_optim import construct, plain_method, plain_step
+from .precision import autograd_autocast, hand_step_dtype
 from .prediction import predict_batches, validation_accuracy
 
 __all__ = [
@@ -208,32 +209,6 @@ def _scheduled_rate(
     return base
 
 
-def _autocast_factory(
-    device: torch.device, dtype: torch.dtype
-) -> Callable[[], contextlib.AbstractContextManager]:
-    """What each training step enters: bf16 autocast, or nothing.
-
-    bfloat16 autocast is for float32 training on GPUs with native bfloat16;
-    older GPUs only emulate it, which is slower than float32, so they train in
-    float32. Predictions always run in the model's own precision. Decided once
-    per epoch, not per step.
-    """
-    if device.type == "cuda" and dtype == torch.float32 and _native_bf16(device):
-        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext
-
-
-def _native_bf16(device: torch.device) -> bool:
-    """Whether the CUDA GPU ``device`` (not the current one) has native bfloat16.
-
-    Native bfloat16 arithmetic starts with compute capability 8 (Ampere); ROCm
-    GPUs have it too.
-    """
-    if torch.version.hip:
-        return True
-    return torch.cuda.get_device_properties(device).major >= 8
-
-
 def _sample_losses(
     logits: torch.Tensor,
     y: torch.Tensor,
@@ -388,6 +363,7 @@ def train_epochs(
     check_stopping: bool = True,
     verbose: int = 0,
     callbacks: Sequence[Callable[[dict], object]] = (),
+    precision: str = "auto",
 ) -> TrainingState:
     """Train ``module`` in place for at most ``max_iter`` epochs.
 
@@ -398,7 +374,9 @@ def train_epochs(
     callback receives a dict with ``epoch``, ``loss``,
     ``validation_score`` (None without validation), ``learning_rate``,
     ``duration`` (seconds) and ``n_samples``; a callback that returns True
-    stops training.
+    stops training. ``precision`` ("auto", "float32" or "bfloat16") says
+    which steps run their matrix products in bfloat16 (see
+    :mod:`skmnist._training.precision`).
     With early stopping the weights of the best validation epoch are restored
     at the end. If the loss becomes NaN or infinite the weights of the last
     finite epoch are restored, a warning is issued and training stops.
@@ -423,16 +401,21 @@ def train_epochs(
         state.no_improvement_count = 0
         X_val, y_val, w_val = validation
         validation = (to_device(X_val, data.device, data.dtype), y_val, w_val)
-    autocast = _autocast_factory(data.device, data.dtype)
     fast_step = (
         None  # the fast step knows the softmax cross-entropy only
         if data.y.ndim == 2
         else FastStep.create(
             module,
             optimizer,
-            autocast=autocast is not contextlib.nullcontext,
+            autocast=False,
             label_smoothing=label_smoothing,
+            matmul_dtype=hand_step_dtype(precision, data.device, data.dtype),
         )
+    )
+    autocast = (  # for the autograd path (``precision``: see .precision)
+        contextlib.nullcontext
+        if fast_step is not None
+        else autograd_autocast(data.device, data.dtype, precision)
     )
     best_weights = None
     last_complete = _Checkpoint(module)

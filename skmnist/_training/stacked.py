@@ -30,6 +30,7 @@ from . import engine as _engine
 from .data import SparseRows
 from .network import ACTIVATIONS
 from .plain_optim import plain_method
+from .precision import _autocast_factory
 
 __all__ = ["BatchedJob", "train_batched"]
 
@@ -332,7 +333,7 @@ def train_batched(
     generator = torch.Generator(device=device)
     generator.manual_seed(dropout_seed)
     net = _StackedMLP([j.module for j in jobs], dropout, generator)
-    autocast = _engine._autocast_factory(device, dtype)
+    autocast = _autocast_factory(device, dtype)
     smoothed = any(j.label_smoothing > 0 for j in jobs)
     optimizer = _BatchedOptimizer(
         net.parameters(), net.is_weight(), [j.config for j in jobs], device, dtype
