@@ -45,6 +45,7 @@ def _group_key(estimator: MLPDigitClassifier, plan) -> tuple:
         estimator.nesterovs_momentum and estimator.momentum > 0,
         str(plan.device),
         plan.dtype,
+        plan.precision,
     )
 
 
@@ -157,6 +158,7 @@ def _fit_group(members: list) -> None:
                 device=device,
                 dtype=dtype,
                 dropout_seed=dropout_seed,
+                precision=first_plan.precision,
             )
         except torch.OutOfMemoryError:
             raise MemoryError(

@@ -54,7 +54,13 @@ def fit_many(
     ``label_smoothing``, ``dropout``, ``class_weight``, ``random_state``) and
     the data may differ. Without dropout each model ends as the same
     estimator fitted alone would, up to floating-point rounding: same
-    initial weights, minibatches, updates and stopping rules. Estimators with
+    initial weights, minibatches, updates and stopping rules. (The batched
+    networks train as single fits' autograd path does for ``precision``:
+    under ``"auto"`` in float32, in bfloat16 autocast on CUDA GPUs with
+    native bfloat16. Where a model fitted alone takes the bfloat16 hand step,
+    on hardware with bfloat16 matrix units, the two agree to bfloat16
+    rounding only; ``precision="float32"`` makes them agree to float32
+    rounding.) Estimators with
     ``early_stopping``, ``callbacks``, ``augment`` or a warm start are fitted
     one by one.
     ``verbose`` is ignored in batched fits.

@@ -16,7 +16,6 @@ import torch
 from skmnist._training import device as _device
 from skmnist._training import engine as _engine
 from skmnist._training import precision as _precision
-from skmnist._training import stacked as _stacked
 from skmnist._training.device import resolve_device
 
 HOLDER = """
@@ -156,7 +155,6 @@ def cpu_autocast(monkeypatch):
         return mixed_precision if dtype == torch.float32 else contextlib.nullcontext
 
     monkeypatch.setattr(_precision, "_autocast_factory", factory)
-    monkeypatch.setattr(_stacked, "_autocast_factory", factory)
     monkeypatch.setattr(_engine.FastStep, "create", create)
     return types.SimpleNamespace(steps=steps, entered=entered)
 

@@ -16,6 +16,7 @@ from skmnist._training import engine as _engine
 from skmnist._training import precision as _precision
 from skmnist._training.hand_step import BFloat16Step, FastStep
 from skmnist._training.network import build_mlp
+from skmnist._training.precision import PRECISIONS
 from skmnist.datasets import load_mnist
 
 CPU = torch.device("cpu")
@@ -223,3 +224,23 @@ def test_bfloat16_networks_outside_the_hand_step_train_under_autocast(monkeypatc
     assert len(entered) == 4  # 400 samples in minibatches of 128
     assert all(isinstance(context, torch.autocast) for context in entered)
     assert all(p.dtype == torch.float32 for p in model.module_.parameters())
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_batched_fits_follow_precision(monkeypatch):
+    from skmnist._training import stacked as _stacked
+    from skmnist.model_selection import fit_many
+
+    X, y, _, _ = _sample(n_train=300)
+    asked = []
+    original = _stacked.autograd_autocast
+
+    def recording(device, dtype, precision):
+        asked.append(precision)
+        return original(device, dtype, precision)
+
+    monkeypatch.setattr(_stacked, "autograd_autocast", recording)
+    model = MLPDigitClassifier((16,), max_iter=1, random_state=0, device="cpu")
+    models = [clone(model).set_params(precision=p) for p in PRECISIONS * 2]
+    fit_many(models, [(X, y)] * len(models))
+    assert sorted(asked) == sorted(PRECISIONS)  # one batch per precision

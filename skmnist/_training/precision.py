@@ -106,6 +106,20 @@ def hand_step_dtype(
         Where the fit trains.
     dtype : torch.dtype
         The fit's dtype (its data's and its master weights').
+
+    Returns
+    -------
+    torch.dtype or None
+        ``torch.bfloat16``, or None for products in ``dtype``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmnist._training.precision import hand_step_dtype
+    >>> hand_step_dtype("bfloat16", torch.device("cpu"), torch.float32)
+    torch.bfloat16
+    >>> print(hand_step_dtype("bfloat16", torch.device("cpu"), torch.float64))
+    None
     """
     if dtype != torch.float32 or precision == "float32":
         return None

@@ -30,7 +30,7 @@ from . import engine as _engine
 from .data import SparseRows
 from .network import ACTIVATIONS
 from .plain_optim import plain_method
-from .precision import _autocast_factory
+from .precision import autograd_autocast
 
 __all__ = ["BatchedJob", "train_batched"]
 
@@ -292,14 +292,16 @@ def train_batched(
     device: torch.device,
     dtype: torch.dtype,
     dropout_seed: int = 0,
+    precision: str = "auto",
 ) -> tuple[list[_engine.TrainingState], _BatchedOptimizer]:
     """Train every job's module in place; returns the histories and the optimizer.
 
     ``optimizer.load_into(i, torch_optimizer)`` hands job ``i``'s optimizer
     state to a torch optimizer over its module, for later warm starts.
     ``dropout_seed`` seeds the dropout masks of the whole batch. Float32
-    training runs in bf16 autocast on GPUs with native bf16, as single fits
-    do.
+    training runs in bf16 autocast as the autograd path of single fits does
+    for ``precision`` (:func:`~skmnist._training.precision.autograd_autocast`:
+    under ``"auto"``, on GPUs with native bf16).
 
     Every job follows :func:`skmnist._engine.train_epochs` with
     ``check_stopping=True``: its own schedule (cosine, constant, invscaling,
@@ -333,7 +335,7 @@ def train_batched(
     generator = torch.Generator(device=device)
     generator.manual_seed(dropout_seed)
     net = _StackedMLP([j.module for j in jobs], dropout, generator)
-    autocast = _autocast_factory(device, dtype)
+    autocast = autograd_autocast(device, dtype, precision)
     smoothed = any(j.label_smoothing > 0 for j in jobs)
     optimizer = _BatchedOptimizer(
         net.parameters(), net.is_weight(), [j.config for j in jobs], device, dtype
