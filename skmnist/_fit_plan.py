@@ -185,6 +185,7 @@ def plan_fit(est, X, y, sample_weight, classes, incremental, one_epoch):
         shuffle=est.shuffle,
         label_smoothing=float(est.label_smoothing),
         max_fun=est.max_fun,
+        precision=est.precision,
     )
     return FitPlan(
         job=job,

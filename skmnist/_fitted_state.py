@@ -226,7 +226,7 @@ FITTED = (
 
 #: Parameters added after the first files were written: they take the
 #: default of ``__init__`` when a file lacks them.
-PARAMETERS_ADDED = ("augment", "keep_optimizer_state", "max_fun")
+PARAMETERS_ADDED = ("augment", "keep_optimizer_state", "max_fun", "precision")
 
 _BY_NAME = {attribute.name: attribute for attribute in FITTED}
 _HISTORY = tuple(attribute for attribute in FITTED if attribute.history)

@@ -34,6 +34,7 @@ from ._training.network import (
     layer_arrays,
     set_layer_arrays,
 )
+from ._training.precision import PRECISIONS
 from ._training.prediction import predict_batches
 from .preprocessing import ScaledPixels
 
@@ -50,7 +51,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     :class:`sklearn.neural_network.MLPClassifier` where the meaning is the same.
 
     The network computes in float64 when ``X`` is float64 and in float32
-    otherwise (on CUDA, float32 matrix products run in bfloat16 autocast).
+    otherwise; where the hardware multiplies bfloat16 matrices fast, float32
+    training runs its matrix products in bfloat16 (see ``precision``).
     Pass float32 input, e.g. through :class:`~skmnist.PixelScaler`, for speed.
 
     Parameters
@@ -154,6 +156,17 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         A warm fit or :meth:`partial_fit` continues on the device the network
         is on (a model loaded on the CPU stays there), unless ``device`` was
         changed since the fit: the network then moves to the device it names.
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Precision of the matrix products of float32 training. ``"bfloat16"``
+        multiplies the hidden layers in bfloat16 while the master weights,
+        the optimizer, the loss and the output layer stay in float32 (for
+        networks without dropout whose activation is ReLU, tanh, logistic or
+        identity; others train under bfloat16 autocast). ``"auto"`` does so
+        only where the device has bfloat16 matrix units: CPUs with AMX or
+        avx512_bf16, CUDA GPUs of compute capability 8 or more (which also
+        keep bfloat16 autocast for the other networks); elsewhere it is
+        ``"float32"``. float64 input always trains in float64, and
+        predictions run in the model's own precision.
     keep_optimizer_state : bool, default=False
         Whether pickles of a fitted model (joblib files, and every transfer
         between processes: joblib workers, dask) also hold the optimizer's
@@ -271,6 +284,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         "augment": ["boolean"],
         "device": [str, torch.device],
         "keep_optimizer_state": ["boolean"],
+        "precision": [StrOptions(set(PRECISIONS))],
         "callbacks": [list, None],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
     }
@@ -308,6 +322,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         keep_optimizer_state=False,
         callbacks=None,
         max_fun=15000,
+        precision="auto",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -339,6 +354,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         self.keep_optimizer_state = keep_optimizer_state
         self.callbacks = callbacks
         self.max_fun = max_fun
+        self.precision = precision
 
     # ------------------------------------------------------------------ fit
 

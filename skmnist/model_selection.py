@@ -55,7 +55,11 @@ def fit_many(
     the data may differ. Without dropout each model ends as the same
     estimator fitted alone would, up to floating-point rounding: same
     initial weights, minibatches, distortions, updates, stopping rules and
-    early stopping. Estimators with ``early_stopping``, ``callbacks``,
+    early stopping (for ``precision="float32"`` and float64 fits; the
+    stacked networks train as a single fit's autograd path does, so where a
+    model fitted alone takes the bfloat16 hand step, under ``"auto"`` on
+    hardware with bfloat16 matrix units, the two agree to bfloat16 rounding
+    only). Estimators with ``early_stopping``, ``callbacks``,
     ``augment``, class weights or a warm start train together too; each
     model's callbacks see its own epochs, and a model that stops waits,
     unchanged, for the others. ``solver="lbfgs"`` and multilabel fits are

@@ -60,6 +60,7 @@ class Job:
     shuffle: bool = True
     label_smoothing: float = 0.0
     max_fun: int = 15000
+    precision: str = "auto"
 
     @property
     def lbfgs(self) -> bool:
@@ -113,6 +114,7 @@ def stack_key(job: Job) -> tuple | None:
         config.nesterovs_momentum and config.momentum > 0,
         str(job.device),
         job.dtype,
+        job.precision,
     )
 
 
@@ -167,6 +169,7 @@ def _train_one(job: Job) -> list[Outcome]:
             optimizer,
             multilabel=job.multilabel,
             label_smoothing=job.label_smoothing,
+            precision=job.precision,
         )
         with step_threads(module, job.batch_size):
             train_epochs(
@@ -202,6 +205,7 @@ def _train_stacked(jobs: Sequence[Job]) -> list[Outcome]:
             dropout=[job.architecture.get("dropout", 0.0) for job in jobs],
             dropout_seed=int(np.random.SeedSequence(seeds).generate_state(1)[0]),
             previous=[job.optimizer for job in jobs],
+            precision=first.precision,
         )
         train_epochs(
             [job.run for job in jobs],

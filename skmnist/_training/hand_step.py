@@ -32,11 +32,47 @@ from torch import nn
 
 from .plain_optim import plain_step
 
-__all__ = ["FastStep"]
+__all__ = ["BFloat16Step", "FastStep"]
+
+
+def _schema_has(op_name: str, arguments: set[str]) -> bool:
+    """Whether ``torch.ops.aten.<op_name>`` exists and takes ``arguments``.
+
+    The private kernels below are called directly, as torch's own optimizers
+    and autograd formulas call them; they are not public API, so each is
+    used only where this torch has it with the signature the calls need
+    (checked on torch 2.5 to 2.13), and public code takes over otherwise.
+    """
+    try:
+        schema = getattr(torch.ops.aten, op_name).default._schema
+    except (AttributeError, RuntimeError):
+        return False
+    return arguments <= {argument.name for argument in schema.arguments}
+
+
+#: ``torch._fused_adam_`` / ``torch._fused_adamw_`` with the arguments of
+#: :func:`_call`; without them Adam and AdamW update through their own ``step``
+#: (with ``fused=True``, the same kernel through the public API).
+FUSED_ADAM_KERNELS = all(
+    hasattr(torch, f"_{name}_")
+    and _schema_has(
+        f"_{name}_",
+        {"lr", "beta1", "beta2", "weight_decay", "eps", "amsgrad", "maximize"},
+    )
+    for name in ("fused_adam", "fused_adamw")
+)
+
+#: ``aten.threshold_backward(grad_output, self, threshold)``, ReLU's derivative
+#: in one kernel; :func:`torch.where` computes the same values otherwise.
+THRESHOLD_BACKWARD = _schema_has(
+    "threshold_backward", {"grad_output", "self", "threshold"}
+)
 
 
 def _relu_backward(grad: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
-    return torch.ops.aten.threshold_backward(grad, output, 0)
+    if THRESHOLD_BACKWARD:
+        return torch.ops.aten.threshold_backward(grad, output, 0)
+    return torch.where(output > 0, grad, 0)
 
 
 def _tanh_backward(grad: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
@@ -109,7 +145,10 @@ def _fused_update(optimizer: torch.optim.Optimizer) -> Callable[[], None] | None
     updates through its own ``step``. The state is created as torch creates it
     for fused Adam, so the optimizer can carry on (or be saved) afterwards.
     """
-    if type(optimizer) not in (torch.optim.Adam, torch.optim.AdamW):
+    if not FUSED_ADAM_KERNELS or type(optimizer) not in (
+        torch.optim.Adam,
+        torch.optim.AdamW,
+    ):
         return None
     kernel = (
         torch._fused_adamw_
@@ -278,13 +317,29 @@ class FastStep:
         *,
         autocast: bool,
         label_smoothing: float = 0.0,
+        matmul_dtype: torch.dtype | None = None,
     ) -> FastStep | None:
-        """A fast step for ``module``, or None to use the autograd path."""
+        """A fast step for ``module``, or None to use the autograd path.
+
+        With ``matmul_dtype=torch.bfloat16`` (see
+        :func:`~skmnist._training.precision.hand_step_dtype`) it is a
+        :class:`BFloat16Step` of a float32 ``module`` with hidden layers (a
+        linear model's one layer, the output layer, stays float32).
+        """
         layers = None if autocast else _layers(module)
         if layers is None:
             return None
         if not all(p.requires_grad for p in module.parameters()):
             return None
+        dtype = next(module.parameters()).dtype
+        if matmul_dtype is not None and matmul_dtype != dtype:
+            if (matmul_dtype, dtype) != (torch.bfloat16, torch.float32):
+                raise ValueError(
+                    f"The fast step runs {dtype} networks in {dtype} or, for "
+                    f"float32 ones, in bfloat16; not in {matmul_dtype}."
+                )
+            if len(layers) > 1:  # the output layer stays float32
+                return BFloat16Step(layers, optimizer, label_smoothing)
         return cls(layers, optimizer, label_smoothing)
 
     def __call__(
@@ -327,4 +382,110 @@ class FastStep:
                 torch.sum(grad, dim=0, out=bias_grad)
                 if outputs:
                     grad = grad @ layer_weight
+        self.update()
+
+
+def _copy_all(targets: list[torch.Tensor], sources: list[torch.Tensor]) -> None:
+    """``target.copy_(source)`` for each pair, in one kernel call where torch can."""
+    if FOREACH_COPY:
+        torch._foreach_copy_(targets, sources)
+    else:
+        for target, source in zip(targets, sources, strict=True):
+            target.copy_(source)
+
+
+#: ``torch._foreach_copy_``, one call for a list of copies (private, as the
+#: optimizers' foreach kernels); :func:`_copy_all` loops over ``copy_`` without.
+FOREACH_COPY = hasattr(torch, "_foreach_copy_")
+
+
+class BFloat16Step(FastStep):
+    """:class:`FastStep` with the hidden layers' matrix products in bfloat16.
+
+    The network's float32 parameters stay the master weights, updated by the
+    optimizer in float32 from float32 gradients; the loss and the output
+    layer (ten logits, a small share of the products, whose rounding the
+    softmax would feel) are float32 too. Each step
+
+    * refreshes bfloat16 copies of the hidden layers' weights and biases from
+      the masters (one call), and casts the minibatch to bfloat16 once,
+    * runs the hidden layers' forward products and both backward products
+      (weight gradient, gradient flowing down) in bfloat16, which accumulate
+      in float32 inside the kernels and round their result to bfloat16,
+    * sums the bias gradients in float32, and copies the hidden weight
+      gradients into the float32 gradient buffers (one call).
+
+    Built by :meth:`FastStep.create` with ``matmul_dtype=torch.bfloat16``.
+    """
+
+    def __init__(
+        self, layers: list, optimizer: torch.optim.Optimizer, label_smoothing: float
+    ) -> None:
+        super().__init__(layers, optimizer, label_smoothing)
+        low = torch.bfloat16
+        self.masters = [
+            tensor for weight, _, bias, *_ in self.hidden for tensor in (weight, bias)
+        ]
+        self.copies = [tensor.to(low) for tensor in self.masters]
+        # Per hidden layer: bf16 weight, its transpose, bf16 bias, the bf16
+        # buffer of the weight gradient, the float32 bias gradient, and the
+        # activation's functions.
+        self.low = [
+            (
+                self.copies[2 * index],
+                self.copies[2 * index].t(),
+                self.copies[2 * index + 1],
+                torch.empty_like(self.copies[2 * index]),
+                bias_grad,
+                forward,
+                backward,
+            )
+            for index, (_, _, _, _, bias_grad, forward, backward) in enumerate(
+                self.hidden
+            )
+        ]
+        self.weight_grads = [weight_grad for _, _, _, weight_grad, *_ in self.hidden]
+        self.weight_grads_low = [buffer for _, _, _, buffer, *_ in self.low]
+
+    def __call__(
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor,
+        weight: torch.Tensor | None,
+        log_likelihood: torch.Tensor,
+    ) -> None:
+        """Train on one minibatch, as :meth:`FastStep.__call__`."""
+        n = y.shape[0]
+        if self.hit.shape[1] < n:
+            self.hit = self.hit.new_full((1, n), self.label_smoothing - 1.0)
+        _copy_all(self.copies, self.masters)
+        outputs = [X.to(torch.bfloat16)]
+        for _, weight_t, bias, _, _, forward, _ in self.low:
+            outputs.append(forward(torch.addmm(bias, outputs[-1], weight_t)))
+        top = outputs.pop()
+        below = top.to(X.dtype)
+        out_weight, out_bias, out_weight_grad, out_bias_grad = self.output
+        grad_t = _log_likelihood_and_logit_gradient(
+            torch.addmm(out_bias, out_weight, below.t()),
+            y,
+            weight,
+            self.label_smoothing,
+            log_likelihood,
+            self.hit,
+        )
+        torch.mm(grad_t, below, out=out_weight_grad)
+        torch.sum(grad_t, dim=1, out=out_bias_grad)
+        if self.low:
+            below = top
+            grad = (grad_t.t() @ out_weight).to(torch.bfloat16)
+            for layer_weight, _, _, weight_grad, bias_grad, _, backward in reversed(
+                self.low
+            ):
+                grad = backward(grad, below)
+                below = outputs.pop()
+                torch.mm(grad.t(), below, out=weight_grad)
+                torch.sum(grad, dim=0, dtype=bias_grad.dtype, out=bias_grad)
+                if outputs:
+                    grad = grad @ layer_weight
+            _copy_all(self.weight_grads, self.weight_grads_low)
         self.update()

@@ -24,7 +24,7 @@ from torch import nn
 from .loss import sample_losses
 from .network import ACTIVATIONS
 from .optimizers import OptimizerConfig
-from .precision import autocast_factory
+from .precision import autograd_autocast
 from .stacked_optimizer import StackedOptimizer
 
 __all__ = ["StackedMLP", "StackedStep"]
@@ -113,6 +113,9 @@ class StackedStep:
     previous : sequence of torch.optim.Optimizer or None
         Each network's optimizer of an earlier fit to continue from (warm
         starts), or None.
+    precision : {"auto", "float32", "bfloat16"}
+        The networks' ``precision``: the stack computes as a single fit's
+        autograd path does (:func:`.precision.autograd_autocast`).
     """
 
     def __init__(
@@ -124,6 +127,7 @@ class StackedStep:
         dropout: Sequence[float],
         dropout_seed: int = 0,
         previous: Sequence[torch.optim.Optimizer | None] = (),
+        precision: str = "auto",
     ) -> None:
         parameter = next(modules[0].parameters())
         device, dtype = parameter.device, parameter.dtype
@@ -147,7 +151,7 @@ class StackedStep:
             if len(smoothing) == 1
             else torch.tensor(label_smoothing, device=device, dtype=dtype)[:, None]
         )
-        self.autocast = autocast_factory(device, dtype)
+        self.autocast = autograd_autocast(device, dtype, precision)
         self.device, self.dtype = device, dtype
         self.rates = self.counts = None
 
@@ -162,7 +166,7 @@ class StackedStep:
         mask = (self.positions[: y.shape[1]] < count[:, None]).to(self.dtype)
         if weight is not None:
             mask = mask * weight
-        with self.autocast():  # bf16 on GPUs with native bf16, as single fits
+        with self.autocast():  # as a single fit's autograd path, for precision
             logits = self.net(X)
         losses = sample_losses(logits.to(self.dtype), y, mask, self.label_smoothing)
         (losses.sum(dim=1) / count.clamp(min=1)).sum().backward()

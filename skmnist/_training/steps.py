@@ -31,7 +31,7 @@ from .loss import sample_losses
 from .numerics import float_state
 from .optimizers import set_learning_rate
 from .plain_optim import plain_step
-from .precision import autocast_factory
+from .precision import autograd_autocast, hand_step_dtype
 
 __all__ = ["AutogradKernel", "SingleStep", "Step", "single_step"]
 
@@ -153,27 +153,34 @@ def single_step(
     *,
     multilabel: bool,
     label_smoothing: float,
+    precision: str = "auto",
 ) -> SingleStep:
     """The fastest step that trains ``module``: hand-derived where it can be.
 
-    The hand-derived step knows plain MLPs with a softmax cross-entropy; on
-    GPUs with native bfloat16, float32 training runs the autograd step under
-    bf16 autocast (:func:`~skmnist._training.precision.autocast_factory`).
+    The hand-derived step knows plain MLPs with a softmax cross-entropy; it
+    multiplies in bfloat16 where ``precision`` says so
+    (:func:`~skmnist._training.precision.hand_step_dtype`). Other networks
+    take the autograd step, under the autocast ``precision`` asks for
+    (:func:`~skmnist._training.precision.autograd_autocast`).
     """
     parameter = next(module.parameters())
-    autocast = autocast_factory(parameter.device, parameter.dtype)
+    device, dtype = parameter.device, parameter.dtype
     kernel = (
         None
         if multilabel
         else FastStep.create(
             module,
             optimizer,
-            autocast=autocast is not contextlib.nullcontext,
+            autocast=False,
             label_smoothing=label_smoothing,
+            matmul_dtype=hand_step_dtype(precision, device, dtype),
         )
     )
     if kernel is None:
         kernel = AutogradKernel(
-            module, optimizer, autocast=autocast, label_smoothing=label_smoothing
+            module,
+            optimizer,
+            autocast=autograd_autocast(device, dtype, precision),
+            label_smoothing=label_smoothing,
         )
     return SingleStep(module, optimizer, kernel)
