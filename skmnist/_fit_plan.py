@@ -29,7 +29,7 @@ from sklearn.utils.validation import (
 
 from ._inputs import host_array
 from ._training.augment import Distortion, image_side
-from ._training.device import resolve_device
+from ._training.device import check_device_name, resolve_device
 from ._training.fit import Job
 from ._training.history import StoppingConfig, TrainingState
 from ._training.loop import Run
@@ -39,6 +39,8 @@ from ._user_warning import warn_user
 
 __all__ = [
     "FitPlan",
+    "check_other_params",
+    "check_partial_fit",
     "final_loss",
     "hidden_layer_sizes",
     "plan_fit",
@@ -93,6 +95,44 @@ class FitPlan:
         return self.job.max_iter
 
 
+def check_other_params(est) -> None:
+    """The checks of parameter values that the constraints cannot express.
+
+    Cheap, so also run by the calls of ``partial_fit`` on a fitted model, for
+    which scikit-learn skips its own validation.
+    """
+    hidden_layer_sizes(est)
+    not_callable = [c for c in est.callbacks or () if not callable(c)]
+    if not_callable:
+        raise InvalidParameterError(
+            f"callbacks must be callables, got {not_callable[0]!r}."
+        )
+    try:
+        check_device_name(est.device)
+    except ValueError as exc:
+        raise InvalidParameterError(str(exc)) from None
+
+
+def check_partial_fit(est, fitted: bool, classes) -> None:
+    """What ``partial_fit`` refuses before it validates any data."""
+    if est.early_stopping:  # as MLPClassifier: one epoch has nothing to stop
+        raise ValueError(
+            "partial_fit does not support early_stopping=True: it trains one "
+            "epoch per call. Set early_stopping=False, or use fit."
+        )
+    if est.class_weight == "balanced":
+        raise ValueError(
+            "class_weight='balanced' is not supported by partial_fit: one batch "
+            "does not show the class frequencies. Pass a dict of class weights "
+            "computed on the whole data (sklearn.utils.class_weight."
+            "compute_class_weight) instead."
+        )
+    if not fitted and classes is None:
+        raise ValueError("classes must be passed on the first call to partial_fit.")
+    if fitted:
+        est._validate_other_params()
+
+
 def plan_fit(est, X, y, sample_weight, classes, incremental, one_epoch):
     """Validate the input and settle everything a fit needs but the training.
 
@@ -120,8 +160,8 @@ def plan_fit(est, X, y, sample_weight, classes, incremental, one_epoch):
     # A warm fit stays on the fitted network's device (which may differ
     # from the one named, e.g. after loading on a machine without it)
     # unless the device parameter was changed since the fit.
-    if incremental and est.device in ("auto", est._fitted_device_param()):
-        device = est._device()
+    if incremental and est.device in ("auto", est._device_param):
+        device = next(est.module_.parameters()).device
     else:
         device = resolve_device(est.device)
     dtype64 = (

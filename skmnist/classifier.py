@@ -11,7 +11,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import (
     Interval,
-    InvalidParameterError,
     Options,
     StrOptions,
 )
@@ -20,14 +19,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _fitted_state
 from ._fit_plan import (
     FLOAT_DTYPES,
+    check_other_params,
+    check_partial_fit,
     final_loss,
-    hidden_layer_sizes,
     plan_fit,
     warn_if_not_converged,
 )
 from ._inputs import host_array
 from ._progress import EpochReporter
-from ._training.device import check_device_name
 from ._training.fit import train
 from ._training.network import (
     ACTIVATIONS,
@@ -405,22 +404,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             The updated estimator.
         """
         fitted = self._is_fitted()
-        if self.early_stopping:  # as MLPClassifier: one epoch has nothing to stop
-            raise ValueError(
-                "partial_fit does not support early_stopping=True: it trains one "
-                "epoch per call. Set early_stopping=False, or use fit."
-            )
-        if self.class_weight == "balanced":
-            raise ValueError(
-                "class_weight='balanced' is not supported by partial_fit: one batch "
-                "does not show the class frequencies. Pass a dict of class weights "
-                "computed on the whole data (sklearn.utils.class_weight."
-                "compute_class_weight) instead."
-            )
-        if not fitted and classes is None:
-            raise ValueError("classes must be passed on the first call to partial_fit.")
-        if fitted:
-            self._validate_other_params()
+        check_partial_fit(self, fitted, classes)
         return self._transaction(self._fit, X, y, sample_weight, classes, fitted, True)
 
     def _is_fitted(self) -> bool:
@@ -480,34 +464,14 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         self._validate_other_params()
 
     def _validate_other_params(self):
-        """The checks of parameter values that the constraints cannot express.
-
-        Cheap, so also run by the calls of :meth:`partial_fit` on a fitted
-        model, for which scikit-learn skips its own validation.
-        """
-        hidden_layer_sizes(self)
-        not_callable = [c for c in self.callbacks or () if not callable(c)]
-        if not_callable:
-            raise InvalidParameterError(
-                f"callbacks must be callables, got {not_callable[0]!r}."
-            )
-        try:
-            check_device_name(self.device)
-        except ValueError as exc:
-            raise InvalidParameterError(str(exc)) from None
+        """The checks of parameter values that the constraints cannot express."""
+        check_other_params(self)
 
     def _training_state(self):
         return _fitted_state.training_state(self)
 
     def _store(self, module, optimizer, state, classes, device, early):
         _fitted_state.store(self, module, optimizer, state, classes, device, early)
-
-    def _fitted_device_param(self):
-        """The ``device`` parameter of the last fit (older files: the one they hold)."""
-        return self._device_param
-
-    def _device(self) -> torch.device:
-        return next(self.module_.parameters()).device
 
     # -------------------------------------------------------------- predict
 

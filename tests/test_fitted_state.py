@@ -133,7 +133,12 @@ def test_the_stored_history_reads_back_as_it_was_stored(digits, early_stopping):
     state = clf._training_state()
     assert state.n_iter == len(clf.loss_curve_)
     clf._store(
-        clf.module_, clf._optimizer, state, clf.classes_, clf._device(), early_stopping
+        clf.module_,
+        clf._optimizer,
+        state,
+        clf.classes_,
+        clf.module_[0].weight.device,
+        early_stopping,
     )
     for name, value in before.items():
         assert_same_value(getattr(clf, name), value, name)

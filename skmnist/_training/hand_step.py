@@ -353,13 +353,39 @@ class FastStep:
 
         Minus each sample's (weighted) loss is written into ``log_likelihood``.
         """
+        X_in, layers = self._prepare(X)
+        outputs = self._forward(X_in, layers)
+        top = outputs.pop()
+        grad_t = self._output_layer(top.to(X.dtype), y, weight, log_likelihood)
+        if layers:
+            grad = (grad_t.t() @ self.output[0]).to(top.dtype)
+            self._backward(grad, top, outputs, layers)
+            self._gradients_done()
+        self.update()
+
+    def _prepare(self, X: torch.Tensor) -> tuple[torch.Tensor, list]:
+        """The minibatch and the hidden layers, as the products take them."""
+        return X, self.hidden
+
+    def _gradients_done(self) -> None:
+        """Called once the hidden layers' gradients are computed."""
+
+    @staticmethod
+    def _forward(X: torch.Tensor, layers: list) -> list[torch.Tensor]:
+        """The input and each hidden layer's activation output."""
+        outputs = [X]
+        for _, weight_t, bias, _, _, forward, _ in layers:
+            outputs.append(forward(torch.addmm(bias, outputs[-1], weight_t)))
+        return outputs
+
+    def _output_layer(self, below, y, weight, log_likelihood) -> torch.Tensor:
+        """Logits, loss and the output layer's gradients; the logit gradient.
+
+        The gradient is returned transposed, one column per sample.
+        """
         n = y.shape[0]
         if self.hit.shape[1] < n:
             self.hit = self.hit.new_full((1, n), self.label_smoothing - 1.0)
-        outputs = [X]
-        for _, weight_t, bias, _, _, forward, _ in self.hidden:
-            outputs.append(forward(torch.addmm(bias, outputs[-1], weight_t)))
-        below = outputs.pop()
         out_weight, out_bias, out_weight_grad, out_bias_grad = self.output
         grad_t = _log_likelihood_and_logit_gradient(
             torch.addmm(out_bias, out_weight, below.t()),
@@ -371,18 +397,22 @@ class FastStep:
         )
         torch.mm(grad_t, below, out=out_weight_grad)
         torch.sum(grad_t, dim=1, out=out_bias_grad)
-        if self.hidden:
-            grad = grad_t.t() @ out_weight
-            for layer_weight, _, _, weight_grad, bias_grad, _, backward in reversed(
-                self.hidden
-            ):
-                grad = backward(grad, below)
-                below = outputs.pop()
-                torch.mm(grad.t(), below, out=weight_grad)
-                torch.sum(grad, dim=0, out=bias_grad)
-                if outputs:
-                    grad = grad @ layer_weight
-        self.update()
+        return grad_t
+
+    @staticmethod
+    def _backward(grad, below, outputs: list, layers: list) -> None:
+        """The hidden layers' gradients, from ``grad`` flowing into the top one.
+
+        ``below`` is the top hidden layer's output; ``outputs`` those under it
+        (and the input), consumed.
+        """
+        for layer_weight, _, _, weight_grad, bias_grad, _, backward in reversed(layers):
+            grad = backward(grad, below)
+            below = outputs.pop()
+            torch.mm(grad.t(), below, out=weight_grad)
+            torch.sum(grad, dim=0, dtype=bias_grad.dtype, out=bias_grad)
+            if outputs:
+                grad = grad @ layer_weight
 
 
 def _copy_all(targets: list[torch.Tensor], sources: list[torch.Tensor]) -> None:
@@ -447,45 +477,11 @@ class BFloat16Step(FastStep):
         self.weight_grads = [weight_grad for _, _, _, weight_grad, *_ in self.hidden]
         self.weight_grads_low = [buffer for _, _, _, buffer, *_ in self.low]
 
-    def __call__(
-        self,
-        X: torch.Tensor,
-        y: torch.Tensor,
-        weight: torch.Tensor | None,
-        log_likelihood: torch.Tensor,
-    ) -> None:
-        """Train on one minibatch, as :meth:`FastStep.__call__`."""
-        n = y.shape[0]
-        if self.hit.shape[1] < n:
-            self.hit = self.hit.new_full((1, n), self.label_smoothing - 1.0)
+    def _prepare(self, X: torch.Tensor) -> tuple[torch.Tensor, list]:
+        """Fresh bfloat16 copies of the masters, and the minibatch in bfloat16."""
         _copy_all(self.copies, self.masters)
-        outputs = [X.to(torch.bfloat16)]
-        for _, weight_t, bias, _, _, forward, _ in self.low:
-            outputs.append(forward(torch.addmm(bias, outputs[-1], weight_t)))
-        top = outputs.pop()
-        below = top.to(X.dtype)
-        out_weight, out_bias, out_weight_grad, out_bias_grad = self.output
-        grad_t = _log_likelihood_and_logit_gradient(
-            torch.addmm(out_bias, out_weight, below.t()),
-            y,
-            weight,
-            self.label_smoothing,
-            log_likelihood,
-            self.hit,
-        )
-        torch.mm(grad_t, below, out=out_weight_grad)
-        torch.sum(grad_t, dim=1, out=out_bias_grad)
-        if self.low:
-            below = top
-            grad = (grad_t.t() @ out_weight).to(torch.bfloat16)
-            for layer_weight, _, _, weight_grad, bias_grad, _, backward in reversed(
-                self.low
-            ):
-                grad = backward(grad, below)
-                below = outputs.pop()
-                torch.mm(grad.t(), below, out=weight_grad)
-                torch.sum(grad, dim=0, dtype=bias_grad.dtype, out=bias_grad)
-                if outputs:
-                    grad = grad @ layer_weight
-            _copy_all(self.weight_grads, self.weight_grads_low)
-        self.update()
+        return X.to(torch.bfloat16), self.low
+
+    def _gradients_done(self) -> None:
+        """The bfloat16 weight gradients into the float32 gradient buffers."""
+        _copy_all(self.weight_grads, self.weight_grads_low)
