@@ -70,9 +70,8 @@ def _fit_models(
             continue
         plan = attempt(index, _plan, estimator, X, y, weight)
         if plan is not None:
-            key = stack_key(plan.job)
-            if key is None:  # the rule above and stack_key's must agree
-                raise AssertionError(f"fit_many cannot stack {estimator!r}.")
+            # A job that cannot stack trains alone, in a group of its own.
+            key = stack_key(plan.job) or ("alone", index)
             groups[key].append((index, plan, (X, y, weight)))
     for members in groups.values():
         for start in range(0, len(members), max_models):

@@ -64,35 +64,14 @@ AUTO_LBFGS_ITERATIONS = 200
 class FitPlan:
     """A validated fit, ready to train: the engine's job and the labels.
 
-    ``incremental`` fits (warm starts, partial_fit) continue the fitted
-    network; ``n_iter_start`` is its number of epochs before this call.
+    A warm start or partial_fit continues the fitted network
+    (``job.architecture`` is then the fitted one); ``n_iter_start`` is its
+    number of epochs before this call.
     """
 
     job: Job
     classes: np.ndarray
-    incremental: bool = False
     n_iter_start: int = 0
-
-    @property
-    def architecture(self) -> dict | None:
-        """The layers of a new network; None when the fitted one continues."""
-        return None if self.incremental else self.job.architecture
-
-    @property
-    def validation(self) -> tuple | None:
-        return self.job.run.validation
-
-    @property
-    def device(self) -> torch.device:
-        return self.job.device
-
-    @property
-    def y(self) -> np.ndarray:
-        return self.job.y
-
-    @property
-    def max_iter(self) -> int:
-        return self.job.max_iter
 
 
 def check_other_params(est) -> None:
@@ -230,7 +209,6 @@ def plan_fit(est, X, y, sample_weight, classes, incremental, one_epoch):
     return FitPlan(
         job=job,
         classes=classes_,
-        incremental=incremental,
         n_iter_start=len(est.loss_curve_) if incremental else 0,
     )
 

@@ -438,23 +438,24 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def _finish_fit(self, plan, module, optimizer, state, one_epoch):
         """Store the trained network and its history as fitted attributes."""
+        job = plan.job
         # partial_fit does not validate; it keeps an early-stopping history.
-        early = plan.validation is not None or (
+        early = job.run.validation is not None or (
             one_epoch and getattr(self, "validation_scores_", None) is not None
         )
-        self._store(module, optimizer, state, plan.classes, plan.device, early)
+        self._store(module, optimizer, state, plan.classes, job.device, early)
         _fitted_state.assign(
             self,
             "finish",
-            {  # a warm fit's plan has no architecture: it keeps the fitted one
-                "_architecture": plan.architecture or self._architecture,
+            {
+                "_architecture": job.architecture,  # a warm fit's: the fitted one
                 "_device_param": self.device,
                 "n_iter_": state.n_iter - plan.n_iter_start,  # this call's
-                "out_activation_": "logistic" if plan.y.ndim == 2 else "softmax",
+                "out_activation_": "logistic" if job.multilabel else "softmax",
                 "loss_": final_loss(self, module, state),
             },
         )
-        warn_if_not_converged(self, state, one_epoch, plan.max_iter)
+        warn_if_not_converged(self, state, one_epoch, job.max_iter)
 
     # ---------------------------------------------------------- fit helpers
 
