@@ -10,6 +10,11 @@ still runs:
 ``default``
     ``make_pipeline(PixelScaler(), MLPDigitClassifier(device=...))``: fit
     time after a warm-up fit (CUDA start-up excluded) and test accuracy.
+``graphs``
+    The default model at batch 128 for 5 epochs with its steps replayed from CUDA graphs
+    and with eager steps (``skmnist._training.cuda_graph.ENABLED``), two
+    interleaved fits each: fit times, accuracies, and whether a graph was
+    recorded without falling back.
 ``recipe``
     The large-batch configurations of the GPU guide (``large_batch.py``'s):
     fit time and accuracy; the fastest one at >= 98 % (goal: <= 1 s).
@@ -55,6 +60,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,6 +243,50 @@ def stage_default(ctx: Context) -> None:
     result = _fits(ctx, "default", make)
     ctx.report(
         summary=f"{result['median_fit_s']:.2f} s, {100 * result['min_accuracy']:.2f} %"
+    )
+
+
+def stage_graphs(ctx: Context) -> None:
+    from skmnist._training import cuda_graph
+
+    X_train, y_train, X_test, y_test = ctx.data
+    args = ctx.model_args(epochs=ctx.args.epochs or 5)
+    warm_up(args, X_train, y_train)
+    recorded = []
+    record = cuda_graph.CudaGraphRecorder.record
+
+    def counting_record(self, call):
+        recorded.append(1)
+        return record(self, call)
+
+    cuda_graph.CudaGraphRecorder.record = counting_record
+    times: dict = {"graphs": [], "eager": []}
+    accuracy, fallbacks = {}, []
+    for _ in range(2):
+        for label, enabled in (("graphs", True), ("eager", False)):
+            cuda_graph.ENABLED = enabled
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                model = skmnist_model(args, 0, args.batch_size, args.lr)
+                times[label].append(
+                    round(timed_fit(model, X_train, y_train, args.device), 3)
+                )
+            fallbacks += [
+                str(w.message) for w in caught if "CUDA graph" in str(w.message)
+            ]
+            accuracy[label] = model.score(X_test, y_test)
+            ctx.report(
+                fit_times_s=times, accuracies=accuracy, graphs_recorded=len(recorded)
+            )
+    cuda_graph.ENABLED = True
+    graphs = statistics.median(times["graphs"])
+    eager = statistics.median(times["eager"])
+    ctx.report(
+        fallback_warnings=fallbacks,
+        eager_vs_graphs=round(eager / graphs, 2),
+        summary=f"graphs {graphs:.2f} s ({100 * accuracy['graphs']:.2f} %), eager "
+        f"{eager:.2f} s ({100 * accuracy['eager']:.2f} %), {len(recorded)} recorded"
+        + (f", {len(fallbacks)} fallbacks" if fallbacks else ""),
     )
 
 
@@ -459,6 +509,7 @@ def stage_cuda_tests(ctx: Context) -> None:
 STAGES = [
     Stage("env", stage_env, 20),
     Stage("default", stage_default, 40),
+    Stage("graphs", stage_graphs, 30),
     Stage("recipe", stage_recipe, 40),
     Stage("skorch", stage_skorch, 55),
     Stage("predict", stage_predict, 35),

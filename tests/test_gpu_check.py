@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 STAGES = [
     "env",
     "default",
+    "graphs",
     "recipe",
     "skorch",
     "predict",

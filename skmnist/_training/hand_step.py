@@ -69,30 +69,48 @@ THRESHOLD_BACKWARD = _schema_has(
 )
 
 
-def _relu_backward(grad: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+#: ``aten._addmm_activation(bias, x, weight_t)``: a layer's product, bias and
+#: ReLU in one call (on CUDA one cuBLASLt kernel); without it, ``addmm`` and
+#: an in-place ``relu_``, which compute the same values.
+ADDMM_ACTIVATION = _schema_has(
+    "_addmm_activation", {"self", "mat1", "mat2", "beta", "alpha", "use_gelu"}
+)
+
+
+def _relu_layer(bias, x, weight_t) -> torch.Tensor:
+    if ADDMM_ACTIVATION:
+        return torch.ops.aten._addmm_activation(bias, x, weight_t)
+    return torch.addmm(bias, x, weight_t).relu_()
+
+
+def _relu_backward(grad, output, out) -> torch.Tensor:
     if THRESHOLD_BACKWARD:
-        return torch.ops.aten.threshold_backward(grad, output, 0)
-    return torch.where(output > 0, grad, 0)
+        return torch.ops.aten.threshold_backward.grad_input(
+            grad, output, 0, grad_input=out
+        )
+    return torch.where(output > 0, grad, grad.new_zeros(()), out=out)
 
 
-def _tanh_backward(grad: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
-    return grad.mul_(1 - output * output)
+def _tanh_backward(grad, output, out) -> torch.Tensor:
+    return torch.mul(grad, 1 - output * output, out=out)
 
 
-def _sigmoid_backward(grad: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
-    return grad.mul_(output * (1 - output))
+def _sigmoid_backward(grad, output, out) -> torch.Tensor:
+    return torch.mul(grad, output * (1 - output), out=out)
 
 
-def _identity_backward(grad: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
-    return grad
+def _identity_backward(grad, output, out) -> torch.Tensor:
+    return out.copy_(grad)
 
 
-#: Activation -> (in-place forward, derivative through the activation's output).
+#: Activation -> (the layer's forward from ``(bias, input, weight_t)``, and the
+#: derivative through the activation's output: ``(grad, output, out)``, written
+#: into ``out``).
 _ACTIVATIONS: dict[type, tuple[Callable, Callable]] = {
-    nn.ReLU: (torch.Tensor.relu_, _relu_backward),
-    nn.Tanh: (torch.Tensor.tanh_, _tanh_backward),
-    nn.Sigmoid: (torch.Tensor.sigmoid_, _sigmoid_backward),
-    nn.Identity: (lambda z: z, _identity_backward),
+    nn.ReLU: (_relu_layer, _relu_backward),
+    nn.Tanh: (lambda b, x, w: torch.addmm(b, x, w).tanh_(), _tanh_backward),
+    nn.Sigmoid: (lambda b, x, w: torch.addmm(b, x, w).sigmoid_(), _sigmoid_backward),
+    nn.Identity: (torch.addmm, _identity_backward),
 }
 
 
@@ -118,8 +136,12 @@ def _constants(group: dict) -> tuple:
     return (group["weight_decay"], tuple(group["betas"]), group["eps"])
 
 
-def _call(kernel, group, params, grads, exp_avgs, exp_avg_sqs, steps) -> None:
-    """One fused Adam/AdamW kernel call with ``group``'s hyper-parameters."""
+def _call(kernel, group, lr, params, grads, exp_avgs, exp_avg_sqs, steps) -> None:
+    """One fused Adam/AdamW kernel call with ``group``'s hyper-parameters.
+
+    ``lr`` None takes the group's learning rate; a tensor is read by the
+    kernel when it runs (so that a replayed CUDA graph follows a schedule).
+    """
     beta1, beta2 = group["betas"]
     kernel(
         params,
@@ -128,7 +150,7 @@ def _call(kernel, group, params, grads, exp_avgs, exp_avg_sqs, steps) -> None:
         exp_avg_sqs,
         [],
         steps,
-        lr=group["lr"],
+        lr=group["lr"] if lr is None else lr,
         beta1=beta1,
         beta2=beta2,
         weight_decay=group["weight_decay"],
@@ -138,12 +160,14 @@ def _call(kernel, group, params, grads, exp_avgs, exp_avg_sqs, steps) -> None:
     )
 
 
-def _fused_update(optimizer: torch.optim.Optimizer) -> Callable[[], None] | None:
+def _fused_update(optimizer: torch.optim.Optimizer) -> Callable[..., None] | None:
     """Adam's or AdamW's fused update on the optimizer's state, without ``step``.
 
     Returns None when the optimizer is not a plain fused Adam/AdamW, which then
     updates through its own ``step``. The state is created as torch creates it
     for fused Adam, so the optimizer can carry on (or be saved) afterwards.
+    The update takes an optional learning rate as a tensor (one for every
+    group), which replaces the groups' own.
     """
     if not FUSED_ADAM_KERNELS or type(optimizer) not in (
         torch.optim.Adam,
@@ -171,7 +195,7 @@ def _fused_update(optimizer: torch.optim.Optimizer) -> Callable[[], None] | None
         groups.append((group, params, states))
     states = [state for _, _, group_states in groups for state in group_states]
     if not states:
-        return lambda: None
+        return lambda lr=None: None
     # Every parameter's step count, as torch keeps it for fused Adam (a float32
     # scalar on the parameter's device), becomes a view of one counter, so one
     # addition advances them all.
@@ -205,13 +229,15 @@ def _fused_update(optimizer: torch.optim.Optimizer) -> Callable[[], None] | None
             [t for arguments in per_group for t in arguments[k]] for k in range(1, 6)
         ]
 
-    def update() -> None:
+    def update(lr: torch.Tensor | None = None) -> None:
         counter.add_(1)
-        if merged is not None and len({g["lr"] for g in all_groups}) == 1:
-            _call(kernel, all_groups[0], *merged)
+        if merged is not None and (
+            lr is not None or len({g["lr"] for g in all_groups}) == 1
+        ):
+            _call(kernel, all_groups[0], lr, *merged)
             return
         for group, *tensors in per_group:
-            _call(kernel, group, *tensors)
+            _call(kernel, group, lr, *tensors)
 
     return update
 
@@ -223,6 +249,8 @@ def _log_likelihood_and_logit_gradient(
     label_smoothing: float,
     log_likelihood: torch.Tensor,
     hit: torch.Tensor,
+    mean_over: torch.Tensor | None = None,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Write each sample's log-likelihood; return the mean loss's logit gradient.
 
@@ -237,7 +265,9 @@ def _log_likelihood_and_logit_gradient(
     ``(softmax(logits) - target) * weight / n`` with ``target`` the one-hot
     label mixed with the uniform distribution by ``label_smoothing``; ``hit``
     is a row of at least ``n`` values ``label_smoothing - 1``, the one-hot
-    part's contribution.
+    part's contribution. ``mean_over`` (a 0-dim tensor, with ``weight``)
+    replaces ``n`` for a minibatch padded with rows of weight 0. The gradient
+    is written into ``out`` if given.
     """
     n_classes, n = logits_t.shape
     target = y.unsqueeze(0)
@@ -253,9 +283,11 @@ def _log_likelihood_and_logit_gradient(
     if label_smoothing:
         grad.sub_(label_smoothing / n_classes)
     if weight is None:
-        return grad.mul_(1.0 / n)
-    log_likelihood.mul_(weight)
-    return grad.mul_(weight.unsqueeze(0) / n)
+        scale = 1.0 / n
+    else:
+        log_likelihood.mul_(weight)
+        scale = weight.unsqueeze(0) / (n if mean_over is None else mean_over)
+    return torch.mul(grad, scale, out=grad if out is None else out)
 
 
 class FastStep:
@@ -265,6 +297,11 @@ class FastStep:
     step's setting is not supported; then call it once per minibatch. The
     step works on detached aliases of the parameters (their updates are in
     place), so it records no autograd graph.
+
+    Each layer's gradient with respect to its pre-activation (its output's,
+    for the logits) is written into columns of one buffer, one row per
+    sample, so that every bias gradient (the columns' sums) comes from one
+    reduction into one buffer of which the biases' gradients are slices.
 
     Parameters
     ----------
@@ -276,25 +313,44 @@ class FastStep:
         The loss's label smoothing.
     """
 
+    #: Whether the output layer's gradient shares the hidden layers' buffer
+    #: (not when they differ in dtype).
+    output_in_buffer = True
+
     def __init__(
         self, layers: list, optimizer: torch.optim.Optimizer, label_smoothing: float
     ) -> None:
-        for linear, _ in layers:
-            for parameter in (linear.weight, linear.bias):
-                parameter.grad = torch.zeros_like(parameter)
         *hidden, (output, _) = layers
-        # Per hidden layer: weight, its transpose, bias, gradient buffers, the
-        # activation and its derivative (all tensors kept as plain aliases).
+        linears = [output] + [linear for linear, _ in hidden]
+        self.bias_grads = output.weight.new_zeros(
+            sum(linear.out_features for linear in linears)
+        )
+        # Columns of the gradient buffer (and of ``bias_grads``): the output
+        # layer's, then each hidden layer's from the bottom.
+        columns, start = [], 0
+        for linear in linears:
+            columns.append(slice(start, start + linear.out_features))
+            linear.weight.grad = torch.zeros_like(linear.weight)
+            linear.bias.grad = self.bias_grads[columns[-1]]
+            start += linear.out_features
+        n_out = output.out_features
+        if not self.output_in_buffer:  # the hidden layers' columns only
+            columns = [slice(c.start - n_out, c.stop - n_out) for c in columns]
+        # Per hidden layer: weight, its transpose, bias, weight gradient, its
+        # columns, the activation's layer forward and derivative (all tensors
+        # plain aliases).
         self.hidden = [
             (
                 linear.weight.detach(),
                 linear.weight.detach().t(),
                 linear.bias.detach(),
                 linear.weight.grad,
-                linear.bias.grad,
+                layer_columns,
                 *activation,
             )
-            for linear, activation in hidden
+            for (linear, activation), layer_columns in zip(
+                hidden, columns[1:], strict=True
+            )
         ]
         # The output layer computes the logits transposed (classes x samples).
         self.output = (
@@ -302,12 +358,25 @@ class FastStep:
             output.bias.detach().unsqueeze(1),
             output.weight.grad,
             output.bias.grad,
+            columns[0],
         )
+        self.n_columns = columns[-1].stop
+        self.gradients = output.weight.new_empty((0, self.n_columns))
         self.update = _fused_update(optimizer) or functools.partial(
             plain_step, optimizer
         )
         self.label_smoothing = label_smoothing
         self.hit = output.weight.new_full((1, 0), label_smoothing - 1.0)
+        #: Set by :class:`~skmnist._training.cuda_graph.GraphedKernel`: the
+        #: learning rate as a tensor the update reads (None: the optimizer's),
+        #: and the number of rows that count in a padded minibatch.
+        self.learning_rate: torch.Tensor | None = None
+        self.mean_over: torch.Tensor | None = None
+
+    @property
+    def fused(self) -> bool:
+        """Whether the update is the direct fused kernel (it takes a tensor rate)."""
+        return not isinstance(self.update, functools.partial)
 
     @classmethod
     def create(
@@ -353,40 +422,53 @@ class FastStep:
 
         Minus each sample's (weighted) loss is written into ``log_likelihood``.
         """
+        n = y.shape[0]
+        if self.gradients.shape[0] < n:
+            self.gradients = self.gradients.new_empty((n, self.n_columns))
+            self.hit = self.hit.new_full((1, n), self.label_smoothing - 1.0)
+        gradients = self.gradients[:n]
         X_in, layers = self._prepare(X)
         outputs = self._forward(X_in, layers)
         top = outputs.pop()
-        grad_t = self._output_layer(top.to(X.dtype), y, weight, log_likelihood)
+        grad_t = self._output_layer(
+            top.to(X.dtype), y, weight, log_likelihood, gradients
+        )
         if layers:
             grad = (grad_t.t() @ self.output[0]).to(top.dtype)
-            self._backward(grad, top, outputs, layers)
+            self._backward(grad, top, outputs, layers, gradients)
             self._gradients_done()
-        self.update()
+        self._bias_gradients(gradients)
+        if self.learning_rate is None:
+            self.update()
+        else:
+            self.update(self.learning_rate)
 
     def _prepare(self, X: torch.Tensor) -> tuple[torch.Tensor, list]:
         """The minibatch and the hidden layers, as the products take them."""
         return X, self.hidden
 
     def _gradients_done(self) -> None:
-        """Called once the hidden layers' gradients are computed."""
+        """Called once the hidden layers' weight gradients are computed."""
+
+    def _bias_gradients(self, gradients: torch.Tensor) -> None:
+        """Every bias gradient at once: the sums of the gradient buffer's columns."""
+        torch.sum(gradients, dim=0, out=self.bias_grads)
 
     @staticmethod
     def _forward(X: torch.Tensor, layers: list) -> list[torch.Tensor]:
         """The input and each hidden layer's activation output."""
         outputs = [X]
         for _, weight_t, bias, _, _, forward, _ in layers:
-            outputs.append(forward(torch.addmm(bias, outputs[-1], weight_t)))
+            outputs.append(forward(bias, outputs[-1], weight_t))
         return outputs
 
-    def _output_layer(self, below, y, weight, log_likelihood) -> torch.Tensor:
-        """Logits, loss and the output layer's gradients; the logit gradient.
+    def _output_layer(self, below, y, weight, log_likelihood, gradients):
+        """Logits, loss and the output layer's weight gradient; the logit gradient.
 
-        The gradient is returned transposed, one column per sample.
+        The gradient is returned transposed, one column per sample (written
+        into ``gradients``' columns if the output layer's are there).
         """
-        n = y.shape[0]
-        if self.hit.shape[1] < n:
-            self.hit = self.hit.new_full((1, n), self.label_smoothing - 1.0)
-        out_weight, out_bias, out_weight_grad, out_bias_grad = self.output
+        out_weight, out_bias, out_weight_grad, out_bias_grad, columns = self.output
         grad_t = _log_likelihood_and_logit_gradient(
             torch.addmm(out_bias, out_weight, below.t()),
             y,
@@ -394,23 +476,26 @@ class FastStep:
             self.label_smoothing,
             log_likelihood,
             self.hit,
+            self.mean_over,
+            out=gradients[:, columns].t() if self.output_in_buffer else None,
         )
         torch.mm(grad_t, below, out=out_weight_grad)
-        torch.sum(grad_t, dim=1, out=out_bias_grad)
+        if not self.output_in_buffer:
+            torch.sum(grad_t, dim=1, out=out_bias_grad)
         return grad_t
 
     @staticmethod
-    def _backward(grad, below, outputs: list, layers: list) -> None:
+    def _backward(grad, below, outputs: list, layers: list, gradients) -> None:
         """The hidden layers' gradients, from ``grad`` flowing into the top one.
 
         ``below`` is the top hidden layer's output; ``outputs`` those under it
-        (and the input), consumed.
+        (and the input), consumed. Each layer's gradient with respect to its
+        pre-activation goes into its columns of ``gradients``.
         """
-        for layer_weight, _, _, weight_grad, bias_grad, _, backward in reversed(layers):
-            grad = backward(grad, below)
+        for layer_weight, _, _, weight_grad, columns, _, backward in reversed(layers):
+            grad = backward(grad, below, gradients[:, columns])
             below = outputs.pop()
             torch.mm(grad.t(), below, out=weight_grad)
-            torch.sum(grad, dim=0, dtype=bias_grad.dtype, out=bias_grad)
             if outputs:
                 grad = grad @ layer_weight
 
@@ -442,35 +527,41 @@ class BFloat16Step(FastStep):
     * runs the hidden layers' forward products and both backward products
       (weight gradient, gradient flowing down) in bfloat16, which accumulate
       in float32 inside the kernels and round their result to bfloat16,
-    * sums the bias gradients in float32, and copies the hidden weight
-      gradients into the float32 gradient buffers (one call).
+    * sums the hidden layers' bias gradients from their bfloat16 buffer in
+      float32 (one call; the output layer's float32 gradient has its own),
+      and copies the hidden weight gradients into the float32 gradient
+      buffers (one call).
 
     Built by :meth:`FastStep.create` with ``matmul_dtype=torch.bfloat16``.
     """
+
+    output_in_buffer = False
 
     def __init__(
         self, layers: list, optimizer: torch.optim.Optimizer, label_smoothing: float
     ) -> None:
         super().__init__(layers, optimizer, label_smoothing)
         low = torch.bfloat16
+        self.gradients = self.gradients.new_empty((0, self.n_columns), dtype=low)
+        self.hidden_bias_grads = self.bias_grads[len(self.output[3]) :]
         self.masters = [
             tensor for weight, _, bias, *_ in self.hidden for tensor in (weight, bias)
         ]
         self.copies = [tensor.to(low) for tensor in self.masters]
         # Per hidden layer: bf16 weight, its transpose, bf16 bias, the bf16
-        # buffer of the weight gradient, the float32 bias gradient, and the
-        # activation's functions.
+        # buffer of the weight gradient, its columns, and the activation's
+        # functions.
         self.low = [
             (
                 self.copies[2 * index],
                 self.copies[2 * index].t(),
                 self.copies[2 * index + 1],
                 torch.empty_like(self.copies[2 * index]),
-                bias_grad,
+                columns,
                 forward,
                 backward,
             )
-            for index, (_, _, _, _, bias_grad, forward, backward) in enumerate(
+            for index, (_, _, _, _, columns, forward, backward) in enumerate(
                 self.hidden
             )
         ]
@@ -485,3 +576,7 @@ class BFloat16Step(FastStep):
     def _gradients_done(self) -> None:
         """The bfloat16 weight gradients into the float32 gradient buffers."""
         _copy_all(self.weight_grads, self.weight_grads_low)
+
+    def _bias_gradients(self, gradients: torch.Tensor) -> None:
+        """The hidden layers' bias gradients, summed in float32."""
+        torch.sum(gradients, dim=0, dtype=torch.float32, out=self.hidden_bias_grads)

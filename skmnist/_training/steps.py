@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .cuda_graph import graphed
 from .hand_step import FastStep
 from .loss import sample_losses
 from .numerics import float_state
@@ -144,6 +145,9 @@ class SingleStep:
         return float_state(self.module, self.optimizer)
 
     def finish(self) -> None:
+        release = getattr(self.kernel, "release", None)
+        if release is not None:  # a CUDA graph's memory
+            release()
         self.module.eval()
 
 
@@ -159,8 +163,9 @@ def single_step(
 
     The hand-derived step knows plain MLPs with a softmax cross-entropy; it
     multiplies in bfloat16 where ``precision`` says so
-    (:func:`~skmnist._training.precision.hand_step_dtype`). Other networks
-    take the autograd step, under the autocast ``precision`` asks for
+    (:func:`~skmnist._training.precision.hand_step_dtype`); on a GPU it is
+    replayed from a CUDA graph (:mod:`.cuda_graph`). Other networks take the
+    autograd step, under the autocast ``precision`` asks for
     (:func:`~skmnist._training.precision.autograd_autocast`).
     """
     parameter = next(module.parameters())
@@ -176,7 +181,9 @@ def single_step(
             matmul_dtype=hand_step_dtype(precision, device, dtype),
         )
     )
-    if kernel is None:
+    if kernel is not None:
+        kernel = graphed(kernel, optimizer, device)
+    else:
         kernel = AutogradKernel(
             module,
             optimizer,
