@@ -25,8 +25,10 @@ the kernels' caches); the next one is recorded, and replayed from then on.
 If recording fails, the fit carries on eagerly after a warning. Only fused
 Adam/AdamW updates are recorded: SGD's Python ``step`` would keep the
 learning rate of the recording. A replay runs the eager step's kernels on
-the same values, so it computes the same weights; the padded last minibatch's
-products also add the padding's zeros, which can change their rounding.
+the same values, so it computes the same weights up to rounding: the
+padded last minibatch's products also add the padding's zeros, and CUDA's
+fused Adam reads the rate from the tensor in float32 where the eager step
+passes it in double precision (float64 fits are therefore not recorded).
 Setting the environment variable ``SKMNIST_CUDA_GRAPHS=0`` turns recording
 off (eager steps on the GPU, to compare or to debug).
 """
@@ -50,6 +52,10 @@ WARMUP_STEPS = 3
 #: Whether CUDA fits record their steps (``SKMNIST_CUDA_GRAPHS=0``: no).
 ENABLED = os.environ.get("SKMNIST_CUDA_GRAPHS", "1") != "0"
 
+#: Set when a recording failed: later fits of the process do not retry (a
+#: failed capture may leave memory in the graph's pool for good).
+_FAILED = False
+
 #: ``torch._fused_adam_`` with the learning rate as a tensor.
 TENSOR_LEARNING_RATE = hasattr(torch.ops.aten._fused_adam_, "tensor_lr")
 
@@ -65,7 +71,12 @@ class Recorder(Protocol):
 
 
 class CudaGraphRecorder:
-    """Records a step as a :class:`torch.cuda.CUDAGraph`, warmed on a side stream."""
+    """Records a step as a :class:`torch.cuda.CUDAGraph`, warmed on a side stream.
+
+    Everything runs with the fit's GPU as the current device (a fit may run
+    on any GPU of the machine, and a recording on another device's stream
+    would capture nothing).
+    """
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
@@ -73,18 +84,32 @@ class CudaGraphRecorder:
         self.graph: torch.cuda.CUDAGraph | None = None
 
     def warm(self, call: Callable[[], None]) -> None:
-        current = torch.cuda.current_stream(self.device)
-        self.stream.wait_stream(current)
-        with torch.cuda.stream(self.stream):
-            call()
-        current.wait_stream(self.stream)
+        with torch.cuda.device(self.device):
+            current = torch.cuda.current_stream()
+            self.stream.wait_stream(current)
+            with torch.cuda.stream(self.stream):
+                call()
+            current.wait_stream(self.stream)
 
     def record(self, call: Callable[[], None]) -> Callable[[], None]:
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            call()
+        with torch.cuda.device(self.device):
+            current = torch.cuda.current_stream()
+            try:
+                with torch.cuda.graph(graph, stream=self.stream):
+                    call()
+            except BaseException:
+                # A failed capture can leave the capture stream current.
+                torch.cuda.set_stream(current)
+                torch.cuda.synchronize()
+                raise
         self.graph = graph
-        return graph.replay
+
+        def replay() -> None:
+            with torch.cuda.device(self.device):
+                graph.replay()
+
+        return replay
 
 
 class EagerRecorder:
@@ -128,6 +153,7 @@ class GraphedKernel:
 
     def _allocate(self, X, y, log_likelihood) -> None:
         rows, device, dtype = y.shape[0], X.device, log_likelihood.dtype
+        # CUDA's fused kernels read a float32 rate; the CPU's read any.
         rate_dtype = torch.float32 if device.type == "cuda" else torch.float64
         self.buffers = (
             torch.zeros((rows, *X.shape[1:]), dtype=X.dtype, device=device),
@@ -170,11 +196,13 @@ class GraphedKernel:
 
     def __call__(self, X, y, weight, log_likelihood) -> None:
         """Train on one minibatch (as :meth:`FastStep.__call__`)."""
+        if self.eager:
+            self.kernel(X, y, weight, log_likelihood)
+            return
         if self.buffers is None:
             self._allocate(X, y, log_likelihood)
-        if not self.eager and y.shape[0] > len(self.buffers[1]):
+        if y.shape[0] > len(self.buffers[1]):
             self._stop_recording()  # not the loop's minibatches: none is longer
-        if self.eager:
             self.kernel(X, y, weight, log_likelihood)
             return
         n = self._fill(X, y, weight)
@@ -186,18 +214,27 @@ class GraphedKernel:
             try:
                 self.replay = self.recorder.record(self._static_step)
             except Exception as error:  # whatever it is, train on eagerly
-                warn_user(
-                    "Recording the training step as a CUDA graph failed "
-                    f"({error!r}); training goes on with eager steps, which give "
-                    "the same results more slowly.",
-                    RuntimeWarning,
-                )
+                self._failed(error)
                 self._static_step()
                 self._stop_recording()
             else:
                 self.replay()
         self.steps += 1
         log_likelihood.copy_(self.buffers[3][:n])
+
+    def _failed(self, error: Exception) -> None:
+        global _FAILED
+        _FAILED = True
+        # The capture's end reports the failure; what broke it is its context.
+        cause = f"{error!r}" + (
+            f", after {error.__context__!r}" if error.__context__ is not None else ""
+        )
+        warn_user(
+            f"Recording the training step as a CUDA graph failed ({cause}); "
+            "this fit and the next ones of this process train with eager "
+            "steps, which give the same results more slowly.",
+            RuntimeWarning,
+        )
 
     def _stop_recording(self) -> None:
         self.eager, self.replay = True, None
@@ -216,15 +253,19 @@ def graphed(
 ) -> Callable:
     """``kernel`` replayed from a CUDA graph where it can be; else ``kernel``.
 
-    It can be for a :class:`~.hand_step.FastStep` with a fused Adam/AdamW
-    update in a CUDA fit, unless ``SKMNIST_CUDA_GRAPHS=0``.
+    It can be for a :class:`~.hand_step.FastStep` of a float32 network with
+    a fused Adam/AdamW update in a CUDA fit, unless ``SKMNIST_CUDA_GRAPHS=0``
+    or a recording failed earlier in the process. (The fused kernels read a
+    rate tensor in float32: a float64 fit's rate would be rounded.)
     """
     if not (
         ENABLED
+        and not _FAILED
         and TENSOR_LEARNING_RATE
         and device.type == "cuda"
         and isinstance(kernel, FastStep)
         and kernel.fused
+        and kernel.output[0].dtype == torch.float32
     ):
         return kernel
     return GraphedKernel(kernel, optimizer, CudaGraphRecorder(device))
