@@ -650,6 +650,35 @@ def test_a_stored_architecture_is_checked_before_anything_is_allocated():
 
 
 @pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"n_features": "16"}, r"n_features is '16'"),
+        ({"n_outputs": True}, r"n_outputs is True"),
+        ({"hidden_layer_sizes": [3, 0]}, r"hidden_layer_sizes is \[3, 0\]"),
+        ({"hidden_layer_sizes": "3"}, r"hidden_layer_sizes is '3'"),
+        ({"activation": "os.system"}, r"activation is 'os.system'"),
+        ({"dropout": 1.5}, r"dropout is 1.5"),
+        ({"extra": 1}, r"its keys are \['extra', 'hidden_layer_sizes'"),
+        ({"dtype": "load"}, r"the dtype is 'load'"),
+    ],
+)
+def test_a_stored_architecture_of_the_wrong_kind_is_named(change, message):
+    """A file's network description of wrong types: a clear error, not torch's."""
+    from skmnist._training.network import build_mlp, from_portable, to_portable
+
+    arch = {"n_features": 4, "hidden_layer_sizes": [3], "n_outputs": 2}
+    portable = to_portable(build_mlp(**arch), arch)
+    if "dtype" in change:
+        portable["dtype"] = change["dtype"]
+    else:
+        portable["architecture"] = {**arch, **change}
+    with pytest.raises(ValueError, match="description is not one skmnist writes: "):
+        from_portable(portable, "cpu")
+    with pytest.raises(ValueError, match=message):
+        from_portable(portable, "cpu")
+
+
+@pytest.mark.parametrize(
     "edit",
     [
         lambda state: state.update(activation=json_node("__import__('os')")),

@@ -202,6 +202,7 @@ def from_portable(portable: dict, device: torch.device | str) -> nn.Module:
             "incompatible skmnist version. Load it with the skmnist version that "
             "saved it, or retrain it."
         )
+    _check_architecture(portable.get("architecture"), portable.get("dtype"))
     # The architecture comes from a file: describe it on the meta device
     # (no memory) and check it against the stored weights before allocating,
     # so a hostile file cannot make us allocate what its weights do not hold.
@@ -212,6 +213,48 @@ def from_portable(portable: dict, device: torch.device | str) -> nn.Module:
     module.to_empty(device="cpu")
     load_numpy_state(module, portable["state"])
     return module.to(device).eval()
+
+
+#: The dtypes a stored network may have.
+STORED_DTYPES = ("float32", "float64")
+
+
+def _check_architecture(architecture: object, dtype: object) -> None:
+    """Raise ValueError unless a file's architecture is one :func:`build_mlp` takes."""
+
+    def count(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+    problems = []
+    if not isinstance(architecture, dict):
+        problems.append(f"the architecture is a {type(architecture).__name__}")
+    else:
+        required = {"n_features", "hidden_layer_sizes", "n_outputs"}
+        known = required | {"activation", "dropout"}
+        if not required <= architecture.keys() <= known:
+            problems.append(f"its keys are {sorted(map(str, architecture))}")
+        else:
+            sizes = architecture["hidden_layer_sizes"]
+            if not count(architecture["n_features"]):
+                problems.append(f"n_features is {architecture['n_features']!r}")
+            if not count(architecture["n_outputs"]):
+                problems.append(f"n_outputs is {architecture['n_outputs']!r}")
+            if not isinstance(sizes, list | tuple) or not all(map(count, sizes)):
+                problems.append(f"hidden_layer_sizes is {sizes!r}")
+            activation = architecture.get("activation", "relu")
+            if not isinstance(activation, str) or activation not in ACTIVATIONS:
+                problems.append(f"activation is {activation!r}")
+            dropout = architecture.get("dropout", 0.0)
+            if not isinstance(dropout, float | int) or not 0 <= dropout < 1:
+                problems.append(f"dropout is {dropout!r}")
+    if dtype not in STORED_DTYPES:
+        problems.append(f"the dtype is {dtype!r}, not one of {list(STORED_DTYPES)}")
+    if problems:
+        raise ValueError(
+            "The stored network's description is not one skmnist writes: "
+            + "; ".join(str(problem)[:200] for problem in problems)
+            + "."
+        )
 
 
 def _check_stored_state(module: nn.Module, state: dict) -> None:
