@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skmnist import MLPDigitClassifier, PixelScaler
 from skmnist._training import precision as _precision
 from skmnist._training import steps as _steps
+from skmnist._training.data import DeviceData
 from skmnist._training.hand_step import BFloat16Step, FastStep
 from skmnist._training.network import build_mlp
 from skmnist._training.precision import PRECISIONS
@@ -168,6 +169,43 @@ def test_bf16_trains_as_well_as_float32(monkeypatch):
     assert all(p.dtype == torch.float32 for p in low.module_.parameters())
     assert low.predict_proba(X_test).dtype == np.float32
     assert_allclose(low.coefs_[0], low.module_[0].weight.detach().numpy().T)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_bf16_fits_keep_their_rows_in_bf16_with_the_same_results(
+    monkeypatch, early_stopping
+):
+    """Rows converted once per fit, not once per minibatch: nothing else moves."""
+    X, y, _, _ = _sample(1000)
+    model = MLPDigitClassifier(
+        (32,),
+        max_iter=3,
+        batch_size=64,
+        random_state=0,
+        device="cpu",
+        precision="bfloat16",
+        early_stopping=early_stopping,
+    )
+    seen = []
+    original = BFloat16Step.__call__
+
+    def call(self, X, *rest):
+        seen.append(X.dtype)
+        return original(self, X, *rest)
+
+    monkeypatch.setattr(BFloat16Step, "__call__", call)
+    kept = clone(model).fit(X, y)
+    assert set(seen) == {torch.bfloat16}
+    seen.clear()
+    monkeypatch.setattr(DeviceData, "rows_in", lambda self, dtype: self)
+    cast = clone(model).fit(X, y)
+    assert set(seen) == {torch.float32}
+    assert kept.loss_curve_ == cast.loss_curve_
+    for a, b in zip(kept.coefs_, cast.coefs_, strict=True):
+        assert_array_equal(a, b)
+    if early_stopping:
+        assert kept.validation_scores_ == cast.validation_scores_
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

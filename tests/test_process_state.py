@@ -9,6 +9,7 @@ while the flag was set).
 """
 
 import contextlib
+import math
 import os
 import subprocess
 import sys
@@ -196,3 +197,25 @@ def test_long_batched_fit_leaves_no_subnormals(monkeypatch):
         counts = [_subnormals(t) for t in _state_tensors(clf)]
         assert sum(counts) == 0, counts
         assert np.isfinite(clf.loss_curve_).all()
+
+
+@pytest.mark.parametrize("hardshrink", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_flush_subnormals_zeroes_tiny_values_in_place(monkeypatch, hardshrink, dtype):
+    """One in-place kernel per tensor, or the mask where torch lacks it."""
+    monkeypatch.setattr(_numerics, "HARDSHRINK_OUT", hardshrink)
+    limit = math.sqrt(torch.finfo(dtype).tiny)
+    values = torch.tensor(
+        [1.0, -2.5, limit * 1.5, -limit * 1.5, limit / 2, -limit, 1e-300, 0.0],
+        dtype=dtype,
+    )
+    values = values[values.abs() < 10]  # 1e-300 is 0 in float32 already
+    kept = values.abs() > limit
+    tensor = values.clone()
+    storage = tensor.data_ptr()
+    _numerics.flush_subnormals([tensor])
+    assert tensor.data_ptr() == storage
+    assert torch.equal(tensor, torch.where(kept, values, torch.zeros_like(values)))
+    nan = torch.tensor([float("nan"), limit / 4], dtype=dtype)
+    _numerics.flush_subnormals([nan])
+    assert nan[0].isnan() and nan[1] == 0

@@ -151,6 +151,11 @@ class GraphedKernel:
         self.mean_rows = 0  # in ``kernel.mean_over``
         self.ones_rows: int | None = None  # rows of ones atop zeros in the weights
 
+    @property
+    def row_dtype(self) -> torch.dtype | None:
+        """The kernel's (see :attr:`FastStep.row_dtype <.hand_step.FastStep>`)."""
+        return self.kernel.row_dtype
+
     def _allocate(self, X, y, log_likelihood) -> None:
         rows, device, dtype = y.shape[0], X.device, log_likelihood.dtype
         # CUDA's fused kernels read a float32 rate; the CPU's read any.

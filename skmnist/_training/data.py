@@ -19,6 +19,7 @@ matrix's, value for value.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Iterator
@@ -266,7 +267,8 @@ class DeviceData:
     ``y_start[m]``, of ``weight`` from ``w_start[m]``). ``weight`` is None
     when all samples weigh the same; otherwise each network's weights are
     normalised to mean one, so that a minibatch loss is an unbiased estimate
-    of the weighted mean loss.
+    of the weighted mean loss. ``float_dtype``, when set, is the training's
+    float dtype where the rows come in another (:meth:`rows_in`).
     """
 
     X: torch.Tensor | SparseRows
@@ -277,6 +279,7 @@ class DeviceData:
     x_start: torch.Tensor | None = None
     y_start: torch.Tensor | None = None
     w_start: torch.Tensor | None = None
+    float_dtype: torch.dtype | None = None
 
     @classmethod
     def from_numpy(
@@ -345,8 +348,31 @@ class DeviceData:
 
     @property
     def dtype(self) -> torch.dtype:
-        """The dtype of the rows the network sees."""
+        """The training's float dtype: of the losses, weights and validation rows."""
+        return self.float_dtype or self.row_dtype
+
+    @property
+    def row_dtype(self) -> torch.dtype:
+        """The dtype of the minibatches' rows."""
         return self.X.dtype if self.values is None else self.values.dtype
+
+    def rows_in(self, dtype: torch.dtype) -> DeviceData:
+        """The same data, its minibatches' rows in ``dtype``.
+
+        For a step that multiplies in ``dtype`` (bfloat16): the rows (or the
+        table their uint8 codes point into) are converted once, here, rather
+        than every minibatch, and a shuffled epoch gathers half the bytes.
+        The copy holds the rows in ``dtype`` next to the caller's array (on
+        the CPU, the data were shared, not copied). Sparse rows stay as they
+        are.
+        """
+        if self.sparse or self.row_dtype == dtype:
+            return self
+        if self.values is not None:
+            changed = {"values": self.values.to(dtype)}
+        else:
+            changed = {"X": self.X.to(dtype)}
+        return dataclasses.replace(self, float_dtype=self.dtype, **changed)
 
     @property
     def device(self) -> torch.device:
@@ -386,7 +412,7 @@ def minibatches(
         n_networks, length = 1, data.sizes[0]
     else:
         n_networks, length = order.shape
-    row_bytes = max(1, math.prod(data.X.shape[1:]) * data.dtype.itemsize)
+    row_bytes = max(1, math.prod(data.X.shape[1:]) * data.row_dtype.itemsize)
     per_chunk = max(1, GATHER_BYTES // (row_bytes * batch_size * n_networks))
     chunk = per_chunk * batch_size
     arrays = [data.y] + ([] if data.weight is None else [data.weight])

@@ -171,6 +171,8 @@ def _train_one(job: Job) -> list[Outcome]:
             label_smoothing=job.label_smoothing,
             precision=job.precision,
         )
+        if step.row_dtype is not None and job.run.augment is None:
+            data = data.rows_in(step.row_dtype)  # augment distorts float32 rows
         with step_threads(module, job.batch_size):
             train_epochs(
                 [job.run],

@@ -316,6 +316,9 @@ class FastStep:
     #: Whether the output layer's gradient shares the hidden layers' buffer
     #: (not when they differ in dtype).
     output_in_buffer = True
+    #: The dtype the step casts each minibatch to, if any: training data kept
+    #: in it spares the cast (:meth:`~.data.DeviceData.rows_in`).
+    row_dtype: torch.dtype | None = None
 
     def __init__(
         self, layers: list, optimizer: torch.optim.Optimizer, label_smoothing: float
@@ -431,7 +434,7 @@ class FastStep:
         outputs = self._forward(X_in, layers)
         top = outputs.pop()
         grad_t = self._output_layer(
-            top.to(X.dtype), y, weight, log_likelihood, gradients
+            top.to(self.output[0].dtype), y, weight, log_likelihood, gradients
         )
         if layers:
             grad = (grad_t.t() @ self.output[0]).to(top.dtype)
@@ -536,6 +539,7 @@ class BFloat16Step(FastStep):
     """
 
     output_in_buffer = False
+    row_dtype = torch.bfloat16
 
     def __init__(
         self, layers: list, optimizer: torch.optim.Optimizer, label_smoothing: float

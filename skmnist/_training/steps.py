@@ -121,6 +121,8 @@ class SingleStep:
     ) -> None:
         self.module, self.optimizer, self.kernel = module, optimizer, kernel
         self.rates: list[float] = []
+        #: The dtype the kernel wants the minibatches' rows in, if not theirs.
+        self.row_dtype: torch.dtype | None = getattr(kernel, "row_dtype", None)
 
     def begin_epoch(self, rates: np.ndarray, counts: np.ndarray) -> None:
         self.rates = rates[:, 0].tolist()
