@@ -70,10 +70,34 @@ class FileError(ValueError):
     """A complete error message about the file (it names the file)."""
 
 
+#: How the files of joblib.dump's compressors begin: zlib (its four levels'
+#: headers), gzip, bz2, xz and lzma.
+_COMPRESSED_MAGIC = (
+    b"x\x01",
+    b"x^",
+    b"x\x9c",
+    b"x\xda",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ",
+    b"]\x00\x00",
+)
+
+
 def open_archive(data: bytes, name: str) -> zipfile.ZipFile:
     """The zip archive, refused unless it is a readable, uncompressed skops file."""
     if not data.startswith(b"PK\x03\x04"):
-        raise FileError(f"{name!r} is not a skmnist model file: not a zip archive.")
+        pickled = data[:1] == b"\x80" or data.startswith(_COMPRESSED_MAGIC)
+        raise FileError(
+            f"{name!r} is not a skmnist model file: not a zip archive."
+            + (
+                " It looks like a pickle (or a compressed one), such as joblib.dump "
+                "writes: load it with joblib.load, only if you trust where it "
+                "comes from, since loading a pickle runs code from the file."
+                if pickled
+                else ""
+            )
+        )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()

@@ -230,6 +230,10 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
         If ``model`` (or a step of it) is of another type, or a parameter
         holds a value that a model file cannot store (``callbacks`` are
         dropped with a warning instead, see the module documentation).
+    ValueError
+        If ``path`` names a pickle (``.joblib``, ``.pkl``, ``.pickle``), which
+        :func:`joblib.load` could not read back; :func:`save_model_file`
+        writes a pickle for such a name.
     sklearn.exceptions.NotFittedError
         If ``model`` or one of its steps is not fitted.
 
@@ -253,6 +257,13 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
     >>> loaded.mean_ == scaler.mean_
     True
     """
+    if _names_a_pickle(path):
+        raise ValueError(
+            f"{os.fspath(path)!r} names a pickle file, but save_model writes the "
+            "secure skops format, which joblib.load cannot read. Name the file "
+            "'*.skmnist', or write a pickle with joblib.dump (or save_model_file, "
+            "which picks the format from the name)."
+        )
     data = _dumps(_storable(model))
     with open(path, "wb") as file:  # written at once: no half file on a bad model
         file.write(data)

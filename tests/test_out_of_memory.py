@@ -90,7 +90,9 @@ def test_failed_fit_keeps_nothing_alive_and_a_smaller_batch_succeeds(
 def test_out_of_memory_building_the_fit_is_a_memory_error(data, monkeypatch, where):
     X, y = data
     monkeypatch.setattr(where, _out_of_memory)
-    with pytest.raises(MemoryError, match="Lower batch_size") as caught:
+    with pytest.raises(
+        MemoryError, match="Lower hidden_layer_sizes or batch_size"
+    ) as caught:
         MLPDigitClassifier(**SETTINGS).fit(X, y)
     assert not isinstance(caught.value, torch.OutOfMemoryError)
 
@@ -127,3 +129,18 @@ def test_fit_many_falls_back_to_one_fit_at_a_time_in_a_search(data, monkeypatch)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     with pytest.raises(MemoryError, match="lower max_models"):
         fit_many([MLPDigitClassifier(**SETTINGS) for _ in range(2)], [(X, y)] * 2)
+
+
+def test_a_network_too_large_for_the_host_is_a_memory_error():
+    """The CPU allocator's failure (a RuntimeError from inside torch) is one too."""
+    X = np.random.default_rng(0).random((20, 4)).astype(np.float32)
+    y = np.arange(20) % 2
+    clf = MLPDigitClassifier((10**6, 10**5), max_iter=1, device="cpu")
+    # 10**11 weights of the second layer: 400 GB, refused at once.
+    with pytest.raises(
+        MemoryError, match=r"100,005,300,002 weights \(372.5 GB"
+    ) as caught:
+        clf.fit(X, y)
+    assert "device='cpu'" not in str(caught.value)  # it is on the CPU already
+    assert caught.value.__context__ is None
+    assert not hasattr(clf, "module_")

@@ -918,3 +918,22 @@ def test_cli_rejects_bad_secure_files(tmp_path, digits):
     status, _, err = run("evaluate", tmp_path / "cut.skmnist", "--source", "sample")
     assert status == 1
     assert "cut.skmnist' is corrupted" in err
+
+
+@pytest.mark.parametrize("name", ["model.joblib", "model.pkl", "model.joblib.gz"])
+def test_save_model_refuses_a_pickle_name(pipeline, tmp_path, name):
+    """joblib.load could not read the secure file such a name promises."""
+    with pytest.raises(ValueError, match=r"names a pickle file.*joblib\.dump"):
+        save_model(pipeline, tmp_path / name)
+    assert not (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize("compress", [0, 3, ("gzip", 3), ("bz2", 3), ("xz", 3)])
+def test_loading_a_pickle_says_it_is_one(pipeline, tmp_path, compress):
+    path = tmp_path / "model.skmnist"
+    joblib.dump(pipeline, path, compress=compress)
+    with pytest.raises(ValueError, match=r"not a zip archive\. It looks like a pickle"):
+        load_model(path)
+    (tmp_path / "text.skmnist").write_text("hello")
+    with pytest.raises(ValueError, match=r"not a zip archive\.$"):
+        load_model(tmp_path / "text.skmnist")

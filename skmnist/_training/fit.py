@@ -12,6 +12,7 @@ run in the one loop, :func:`~skmnist._training.loop.train_epochs`.
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -73,17 +74,27 @@ class Job:
     def out_of_memory(self, n_jobs: int = 1) -> MemoryError:
         """The error to raise when the device ran out of memory."""
         n, d = self.X.shape
-        size_mb = n * d * (8 if self.dtype == torch.float64 else 4) / 2**20
+        itemsize = 8 if self.dtype == torch.float64 else 4
         if n_jobs > 1:
             return MemoryError(
                 f"The {self.device} device ran out of memory training {n_jobs} "
                 "models at once; lower max_models (or batch_size)."
             )
+        widths = [
+            self.architecture["n_features"],
+            *self.architecture["hidden_layer_sizes"],
+            self.architecture["n_outputs"],
+        ]
+        weights = sum(a * b + b for a, b in itertools.pairwise(widths))
+        where = "" if self.device.type == "cpu" else ", or use device='cpu'"
         return MemoryError(
-            f"The {self.device} device ran out of memory in fit: the training "
-            f"set ({n} x {d}, {size_mb:.0f} MB) is kept on the device and trained "
-            f"in minibatches of batch_size={self.batch_size}. Lower batch_size, "
-            "fit on fewer samples per call (partial_fit), or use device='cpu'."
+            f"The {self.device} device ran out of memory in fit: the network "
+            f"has {weights:,} weights ({_size(weights * itemsize)}, and "
+            f"as much again for each of its gradient and optimizer moments), "
+            f"the training set ({n} x {d}, {_size(n * d * itemsize)}) is kept on the "
+            f"device and trained in minibatches of batch_size={self.batch_size}. "
+            "Lower hidden_layer_sizes or batch_size, or fit on fewer samples "
+            f"per call (partial_fit){where}."
         )
 
 
@@ -130,11 +141,27 @@ def train(jobs: Sequence[Job]) -> list[Outcome]:
         return _train_one(jobs[0]) if len(jobs) == 1 else _train_stacked(jobs)
     except torch.OutOfMemoryError:
         failed = jobs[0].out_of_memory(len(jobs))
+    except RuntimeError as error:
+        if not _host_out_of_memory(error):
+            raise
+        failed = jobs[0].out_of_memory(len(jobs))
     # Raised here, outside the handler, so that no traceback keeps the failed
     # fit's tensors alive.
     if jobs[0].device.type == "cuda":
         torch.cuda.empty_cache()
     raise failed
+
+
+def _size(n_bytes: int) -> str:
+    """``n_bytes`` in MB, or in GB from one GB on."""
+    if n_bytes >= 2**30:
+        return f"{n_bytes / 2**30:,.1f} GB"
+    return f"{n_bytes / 2**20:,.0f} MB"
+
+
+def _host_out_of_memory(error: RuntimeError) -> bool:
+    """Whether ``error`` is torch's CPU allocator failing (not an OutOfMemoryError)."""
+    return "DefaultCPUAllocator" in str(error)
 
 
 def _network(job: Job) -> nn.Module:
