@@ -108,6 +108,4 @@ def _fit_group(members: list) -> None:
         job.run.verbose = 0  # verbose is ignored in batched fits
     outcomes = train(jobs)
     for (estimator, plan), outcome in zip(members, outcomes, strict=True):
-        estimator._finish_fit(
-            plan, outcome.module, outcome.optimizer, outcome.state, False
-        )
+        estimator._finish_fit(plan, outcome, False)

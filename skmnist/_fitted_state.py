@@ -222,6 +222,8 @@ FITTED = (
     Attribute("out_activation_", True, "finish"),
     # Older files did not keep it, and their weights do not give it back.
     Attribute("loss_", True, "finish", older=lambda state: None),
+    # Older files: unknown (their weights are float32 either way).
+    Attribute("precision_", True, "finish", older=lambda state: None),
 )
 
 #: Parameters added after the first files were written: they take the

@@ -197,6 +197,10 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         The fitted network, on ``device_``.
     device_ : str
         The device the model was trained on and predicts on.
+    precision_ : str
+        What the last fit's matrix products ran in: ``"bfloat16"`` where
+        ``precision`` chose bfloat16 (see there), else ``"float32"`` or
+        ``"float64"``. Predictions run in the network's own dtype.
     n_iter_ : int
         Number of epochs (``"lbfgs"``: iterations) of the last call to
         ``fit``, or 1 after :meth:`partial_fit`, as in MLPClassifier.
@@ -431,14 +435,13 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             (outcome,) = train([job])
         finally:
             reporter.close()
-        self._finish_fit(
-            plan, outcome.module, outcome.optimizer, outcome.state, one_epoch
-        )
+        self._finish_fit(plan, outcome, one_epoch)
         return self
 
-    def _finish_fit(self, plan, module, optimizer, state, one_epoch):
+    def _finish_fit(self, plan, outcome, one_epoch):
         """Store the trained network and its history as fitted attributes."""
         job = plan.job
+        module, optimizer, state = outcome.module, outcome.optimizer, outcome.state
         # partial_fit does not validate; it keeps an early-stopping history.
         early = job.run.validation is not None or (
             one_epoch and getattr(self, "validation_scores_", None) is not None
@@ -453,6 +456,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
                 "n_iter_": state.n_iter - plan.n_iter_start,  # this call's
                 "out_activation_": "logistic" if job.multilabel else "softmax",
                 "loss_": final_loss(self, module, state),
+                "precision_": outcome.precision,
             },
         )
         warn_if_not_converged(self, state, one_epoch, job.max_iter)

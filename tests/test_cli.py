@@ -84,6 +84,8 @@ def test_train_on_sample_prints_summary_and_saves_pipeline(trained, sample_test)
     ):
         assert line in out
     assert "test accuracy:" in out and " %" in out
+    precision = load_model(path)[-1].precision_
+    assert f"matrix products: {precision} (precision='auto')\n" in out
     assert "training" in err  # the progress bar
     assert "saved to:        skmnist-model.skmnist\n" in out
     assert path.read_bytes().startswith(b"PK\x03\x04")  # the secure format

@@ -115,6 +115,7 @@ def test_a_fit_cannot_set_other_attributes_than_the_described_ones(digits):
     clf = tiny().fit(X, y)
     values = {"_architecture": {}, "_device_param": "cpu", "n_iter_": 1}
     values["out_activation_"], values["loss_"] = "softmax", 0.5
+    values["precision_"] = "float32"
     before = dict(vars(clf))
     with pytest.raises(RuntimeError, match="'finish' step sets"):
         assign(clf, "finish", {**values, "undescribed_": 1})

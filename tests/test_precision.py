@@ -163,6 +163,7 @@ def test_bf16_trains_as_well_as_float32(monkeypatch):
     assert len(calls) == 3 * 32  # every minibatch took the bf16 step
     full = clone(model).set_params(precision="float32").fit(X, y)
     assert len(calls) == 3 * 32
+    assert (low.precision_, full.precision_) == ("bfloat16", "float32")
     assert abs(low.score(X_test, y_test) - full.score(X_test, y_test)) <= 0.015
     assert_allclose(low.loss_curve_, full.loss_curve_, rtol=0.05)
     # Full-precision model and predictions.
@@ -217,6 +218,7 @@ def test_float64_input_ignores_bfloat16():
     full = clone(model).set_params(precision="float32").fit(X, y)
     assert_array_equal(low.predict_proba(X), full.predict_proba(X))
     assert low.predict_proba(X).dtype == np.float64
+    assert low.precision_ == full.precision_ == "float64"
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -282,3 +284,32 @@ def test_batched_fits_follow_precision(monkeypatch):
     models = [clone(model).set_params(precision=p) for p in PRECISIONS * 2]
     fit_many(models, [(X, y)] * len(models))
     assert sorted(asked) == sorted(PRECISIONS)  # one batch per precision
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "params, flags, expected",
+    [
+        ({}, {"avx512_bf16"}, "bfloat16"),  # auto, the hand step, bf16 units
+        ({}, set(), "float32"),  # auto without them
+        ({"precision": "float32"}, {"amx_bf16"}, "float32"),
+        ({"dropout": 0.1, "precision": "bfloat16"}, set(), "bfloat16"),  # autocast
+        ({"dropout": 0.1}, {"amx_bf16"}, "float32"),  # no autocast on the CPU
+        ({"solver": "lbfgs", "precision": "bfloat16"}, set(), "float32"),
+    ],
+)
+def test_precision_attribute_says_what_the_products_ran_in(
+    cpu_flags, params, flags, expected
+):
+    from skmnist.model_selection import fit_many
+
+    cpu_flags(flags)
+    X, y, _, _ = _sample(n_train=300)
+    model = MLPDigitClassifier((16,), max_iter=1, random_state=0, device="cpu")
+    model.set_params(**params)
+    assert clone(model).fit(X, y).precision_ == expected
+    if params.get("solver") != "lbfgs":  # batched fits: the stack's products
+        stacked = [clone(model).set_params(random_state=s) for s in (0, 1)]
+        fit_many(stacked, [(X, y)] * 2)
+        batched = "bfloat16" if params.get("precision") == "bfloat16" else "float32"
+        assert [m.precision_ for m in stacked] == [batched] * 2

@@ -152,6 +152,11 @@ class GraphedKernel:
         self.ones_rows: int | None = None  # rows of ones atop zeros in the weights
 
     @property
+    def precision(self) -> str:
+        """The kernel's (see :attr:`FastStep.precision <.hand_step.FastStep>`)."""
+        return self.kernel.precision
+
+    @property
     def row_dtype(self) -> torch.dtype | None:
         """The kernel's (see :attr:`FastStep.row_dtype <.hand_step.FastStep>`)."""
         return self.kernel.row_dtype

@@ -27,6 +27,7 @@ from .loop import Run, train_epochs
 from .network import build_mlp
 from .numerics import flush_denormals, step_threads
 from .optimizers import make_optimizer, resume_optimizer
+from .precision import dtype_name
 from .randomness import Streams, get_rng_states, seeded
 from .stacked import StackedStep
 from .steps import single_step
@@ -100,11 +101,16 @@ class Job:
 
 @dataclass
 class Outcome:
-    """A trained network, its optimizer (None after L-BFGS) and its history."""
+    """A trained network, its optimizer (None after L-BFGS) and its history.
+
+    ``precision`` names what the training's matrix products ran in:
+    ``"bfloat16"`` (the bf16 hand step, or autocast), else the fit's dtype.
+    """
 
     module: nn.Module
     optimizer: torch.optim.Optimizer | None
     state: TrainingState
+    precision: str = "float32"
 
 
 def stack_key(job: Job) -> tuple | None:
@@ -188,7 +194,7 @@ def _train_one(job: Job) -> list[Outcome]:
                     tol=job.run.stopping.tol,
                     label_smoothing=job.label_smoothing,
                 )
-            return [Outcome(module, None, state)]
+            return [Outcome(module, None, state, dtype_name(job.dtype))]
         optimizer = make_optimizer(module, job.run.config)
         resume_optimizer(optimizer, job.optimizer)
         step = single_step(
@@ -210,7 +216,7 @@ def _train_one(job: Job) -> list[Outcome]:
                 batch_size=job.batch_size,
                 shuffle=job.shuffle,
             )
-    return [Outcome(module, optimizer, state)]
+    return [Outcome(module, optimizer, state, step.precision)]
 
 
 def _train_stacked(jobs: Sequence[Job]) -> list[Outcome]:
@@ -249,5 +255,5 @@ def _train_stacked(jobs: Sequence[Job]) -> list[Outcome]:
     for index, (job, module) in enumerate(zip(jobs, modules, strict=True)):
         optimizer = make_optimizer(module, job.run.config)
         step.optimizer_of(index, optimizer)
-        outcomes.append(Outcome(module, optimizer, job.run.state))
+        outcomes.append(Outcome(module, optimizer, job.run.state, step.precision))
     return outcomes

@@ -377,6 +377,12 @@ class FastStep:
         self.mean_over: torch.Tensor | None = None
 
     @property
+    def precision(self) -> str:
+        """What the hidden layers' products run in: ``"bfloat16"`` or the dtype."""
+        dtype = self.row_dtype or self.output[0].dtype
+        return str(dtype).removeprefix("torch.")
+
+    @property
     def fused(self) -> bool:
         """Whether the update is the direct fused kernel (it takes a tensor rate)."""
         return not isinstance(self.update, functools.partial)

@@ -40,7 +40,9 @@ __all__ = [
     "autograd_autocast",
     "bf16_matrix_units",
     "cpu_bf16_flags",
+    "dtype_name",
     "hand_step_dtype",
+    "products_precision",
 ]
 
 #: The values of the estimator's ``precision`` parameter.
@@ -127,6 +129,18 @@ def hand_step_dtype(
     if precision == "bfloat16" or bf16_matrix_units(device):
         return torch.bfloat16
     return None
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """``torch.float32`` -> ``"float32"``."""
+    return str(dtype).removeprefix("torch.")
+
+
+def products_precision(
+    autocast: Callable[[], contextlib.AbstractContextManager], dtype: torch.dtype
+) -> str:
+    """What an autograd step's products run in under ``autocast``: its name."""
+    return dtype_name(dtype) if autocast is contextlib.nullcontext else "bfloat16"
 
 
 def _autocast_factory(

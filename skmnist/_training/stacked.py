@@ -24,7 +24,7 @@ from torch import nn
 from .loss import sample_losses
 from .network import ACTIVATIONS
 from .optimizers import OptimizerConfig
-from .precision import autograd_autocast
+from .precision import autograd_autocast, products_precision
 from .stacked_optimizer import StackedOptimizer
 
 __all__ = ["StackedMLP", "StackedStep"]
@@ -152,6 +152,7 @@ class StackedStep:
             else torch.tensor(label_smoothing, device=device, dtype=dtype)[:, None]
         )
         self.autocast = autograd_autocast(device, dtype, precision)
+        self.precision = products_precision(self.autocast, dtype)
         self.device, self.dtype = device, dtype
         self.rates = self.counts = None
 

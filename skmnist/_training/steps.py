@@ -32,7 +32,7 @@ from .loss import sample_losses
 from .numerics import float_state
 from .optimizers import set_learning_rate
 from .plain_optim import plain_step
-from .precision import autograd_autocast, hand_step_dtype
+from .precision import autograd_autocast, hand_step_dtype, products_precision
 
 __all__ = ["AutogradKernel", "SingleStep", "Step", "single_step"]
 
@@ -41,6 +41,8 @@ class Step(Protocol):
     """What the epoch loop asks of a step plug-in (``k`` networks)."""
 
     n_networks: int
+    #: What the matrix products run in: ``"bfloat16"``, else the dtype's name.
+    precision: str
 
     def begin_epoch(self, rates: np.ndarray, counts: np.ndarray) -> None:
         """Take the epoch's ``(n_steps, k)`` learning rates and rows per step.
@@ -92,6 +94,7 @@ class AutogradKernel:
         self.module, self.optimizer = module, optimizer
         self.autocast, self.label_smoothing = autocast, label_smoothing
         self.parameters = list(module.parameters())
+        self.precision = products_precision(autocast, self.parameters[0].dtype)
 
     def __call__(self, X, y, weight, log_likelihood) -> None:
         with self.autocast():
@@ -123,6 +126,8 @@ class SingleStep:
         self.rates: list[float] = []
         #: The dtype the kernel wants the minibatches' rows in, if not theirs.
         self.row_dtype: torch.dtype | None = getattr(kernel, "row_dtype", None)
+        #: What the kernel's matrix products run in (see ``Outcome``).
+        self.precision: str = kernel.precision
 
     def begin_epoch(self, rates: np.ndarray, counts: np.ndarray) -> None:
         self.rates = rates[:, 0].tolist()

@@ -108,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
             ("test images", f"{len(X_test):,}"),
             ("model", describe_model(model)),
             ("device", classifier.device_),
+            (
+                "matrix products",
+                f"{classifier.precision_} (precision={classifier.precision!r})",
+            ),
             ("epochs", classifier.n_iter_),
             ("fit time", f"{fit_time:.2f} s"),
             ("test accuracy", percent(accuracy)),
