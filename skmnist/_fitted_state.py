@@ -26,9 +26,9 @@ Examples
 --------
 >>> from skmnist._fitted_state import FITTED
 >>> [a.name for a in FITTED if a.older is not None]  # not in older files
-['_device_param', 'loss_']
+['_device_param', 'loss_', 'precision_']
 >>> [a.name for a in FITTED if a.public and a.set_by == "finish"]
-['n_iter_', 'out_activation_', 'loss_']
+['n_iter_', 'out_activation_', 'loss_', 'precision_']
 """
 
 from __future__ import annotations
