@@ -169,6 +169,13 @@ def _load_optimizer(saved: Any, state: dict, device: torch.device) -> Any:
     return saved
 
 
+def _older_precision(state: dict) -> str | None:
+    """``precision_`` of a file from before it existed: known for float64 only."""
+    network = state.get("module_")
+    dtype = network.get("dtype") if isinstance(network, dict) else None
+    return "float64" if dtype == "float64" else None
+
+
 def _device_parameter(state: dict) -> Any:
     return state.get("device", "auto")  # a file without it is refused later
 
@@ -222,8 +229,9 @@ FITTED = (
     Attribute("out_activation_", True, "finish"),
     # Older files did not keep it, and their weights do not give it back.
     Attribute("loss_", True, "finish", older=lambda state: None),
-    # Older files: unknown (their weights are float32 either way).
-    Attribute("precision_", True, "finish", older=lambda state: None),
+    # Older files: float64 for float64 networks; else unknown (float32 or
+    # bfloat16 products, their float32 weights do not tell).
+    Attribute("precision_", True, "finish", older=_older_precision),
 )
 
 #: Parameters added after the first files were written: they take the

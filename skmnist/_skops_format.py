@@ -71,7 +71,7 @@ class FileError(ValueError):
 
 
 #: How the files of joblib.dump's compressors begin: zlib (its four levels'
-#: headers), gzip, bz2, xz and lzma.
+#: headers), gzip, bz2, xz, lzma and lz4.
 _COMPRESSED_MAGIC = (
     b"x\x01",
     b"x^",
@@ -81,6 +81,7 @@ _COMPRESSED_MAGIC = (
     b"BZh",
     b"\xfd7zXZ",
     b"]\x00\x00",
+    b"\x04\x22\x4d\x18",
 )
 
 

@@ -200,7 +200,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     precision_ : str
         What the last fit's matrix products ran in: ``"bfloat16"`` where
         ``precision`` chose bfloat16 (see there), else ``"float32"`` or
-        ``"float64"``. Predictions run in the network's own dtype.
+        ``"float64"``; None for a float32 model saved by a skmnist that did
+        not record it. Predictions run in the network's own dtype.
     n_iter_ : int
         Number of epochs (``"lbfgs"``: iterations) of the last call to
         ``fit``, or 1 after :meth:`partial_fit`, as in MLPClassifier.

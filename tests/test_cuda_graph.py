@@ -271,3 +271,20 @@ def test_a_replayed_step_launches_the_graph_and_four_copies():
     names = dispatched(lambda: graph(X, y, None, log_likelihood))
     assert Recorder.replays == 2
     assert sorted(names) == ["copy_", "copy_", "copy_", "fill_"], names
+
+
+def test_padding_rows_are_zeroed():
+    """Rows past a short minibatch weigh 0 and hold zeros (no inf * 0 = NaN)."""
+    module = torch.nn.Sequential(
+        torch.nn.Linear(6, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3)
+    )
+    adam = torch.optim.Adam(module.parameters(), fused=True)
+    graph = GraphedKernel(
+        FastStep.create(module, adam, autocast=False), adam, EagerRecorder()
+    )
+    X, y = torch.full((8, 6), 1e30), torch.zeros(8, dtype=torch.long)
+    graph(X, y, None, torch.empty(8))  # the full minibatch: 8 rows of huge values
+    graph(X[:3] * 0 + 1, y[:3], None, torch.empty(3))
+    X_s, _, w_s, _ = graph.buffers
+    assert torch.equal(X_s[3:], torch.zeros(5, 6))
+    assert torch.equal(w_s, torch.tensor([1.0] * 3 + [0.0] * 5))

@@ -232,3 +232,16 @@ def test_a_fitted_pickle_without_a_described_attribute_is_refused(digits):
     del state["t_"]
     with pytest.raises(ValueError, match=r"lacks the fitted attributes \['t_'\]"):
         MLPDigitClassifier.__new__(MLPDigitClassifier).__setstate__(state)
+
+
+@pytest.mark.parametrize(
+    "dtype, expected", [(np.float64, "float64"), (np.float32, None)]
+)
+def test_files_from_before_precision_were_recorded(digits, dtype, expected):
+    X, y = digits
+    clf = tiny().fit(X.astype(dtype), y)
+    state = clf.__getstate__()
+    del state["precision_"]
+    older = MLPDigitClassifier.__new__(MLPDigitClassifier)
+    older.__setstate__(state)
+    assert older.precision_ == expected

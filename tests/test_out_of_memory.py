@@ -144,3 +144,26 @@ def test_a_network_too_large_for_the_host_is_a_memory_error():
     assert "device='cpu'" not in str(caught.value)  # it is on the CPU already
     assert caught.value.__context__ is None
     assert not hasattr(clf, "module_")
+
+
+def test_host_memory_running_out_in_a_gpu_fit_names_the_host(data, monkeypatch):
+    import dataclasses
+
+    X, y = data
+    jobs = []
+
+    def host_out_of_memory(job):
+        jobs.append(job)
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory (simulated)")
+
+    monkeypatch.setattr(_fit, "_train_one", host_out_of_memory)
+    with pytest.raises(MemoryError, match=r"^The cpu device ran out"):
+        MLPDigitClassifier(**SETTINGS).fit(X, y)
+    gpu_job = dataclasses.replace(jobs[0], device=torch.device("cuda"))
+    with pytest.raises(MemoryError, match=r"^The cpu device ran out") as caught:
+        _fit.train([gpu_job])
+    assert "device='cpu'" not in str(caught.value)
+    # Other runtime errors are not memory errors.
+    monkeypatch.setattr(_fit, "_train_one", lambda job: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        _fit.train([gpu_job])

@@ -29,8 +29,9 @@ the same values, so it computes the same weights up to rounding: the
 padded last minibatch's products also add the padding's zeros, and CUDA's
 fused Adam reads the rate from the tensor in float32 where the eager step
 passes it in double precision (float64 fits are therefore not recorded).
-Setting the environment variable ``SKMNIST_CUDA_GRAPHS=0`` turns recording
-off (eager steps on the GPU, to compare or to debug).
+Setting the environment variable ``SKMNIST_CUDA_GRAPHS=0`` before skmnist is
+imported turns recording off (eager steps on the GPU, to compare or to
+debug); ``ENABLED`` is the switch it sets.
 """
 
 from __future__ import annotations
@@ -101,7 +102,10 @@ class CudaGraphRecorder:
             except BaseException:
                 # A failed capture can leave the capture stream current.
                 torch.cuda.set_stream(current)
-                torch.cuda.synchronize()
+                try:
+                    torch.cuda.synchronize()
+                except Exception:  # a sticky error: the capture's own is the one
+                    pass
                 raise
         self.graph = graph
 
@@ -181,8 +185,11 @@ class GraphedKernel:
         n = y.shape[0]
         X_s[:n].copy_(X)
         y_s[:n].copy_(y)
-        # Rows past ``n`` keep an earlier minibatch's (finite) values; their
-        # weight is 0, and the mean is over ``n`` rows.
+        # Rows past ``n`` get weight 0, and the mean is over ``n`` rows; they
+        # are zeroed too, so that no overflow in them (inf * 0) can reach the
+        # gradient.
+        if n < len(y_s) and self.mean_rows != n:
+            X_s[n:].zero_()
         if weight is not None:
             w_s[:n].copy_(weight)
             if n < len(w_s):
@@ -223,7 +230,9 @@ class GraphedKernel:
         else:
             try:
                 self.replay = self.recorder.record(self._static_step)
-            except Exception as error:  # whatever it is, train on eagerly
+            except torch.OutOfMemoryError:
+                raise  # the fit's MemoryError, as an eager step's would be
+            except Exception as error:  # whatever else it is, train on eagerly
                 self._failed(error)
                 self._static_step()
                 self._stop_recording()

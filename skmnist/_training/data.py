@@ -359,12 +359,14 @@ class DeviceData:
     def rows_in(self, dtype: torch.dtype) -> DeviceData:
         """The same data, its minibatches' rows in ``dtype``.
 
-        For a step that multiplies in ``dtype`` (bfloat16): the rows (or the
-        table their uint8 codes point into) are converted once, here, rather
-        than every minibatch, and a shuffled epoch gathers half the bytes.
-        The copy holds the rows in ``dtype`` next to the caller's array (on
-        the CPU, the data were shared, not copied). Sparse rows stay as they
-        are.
+        For a step that multiplies in ``dtype`` (bfloat16): the rows are
+        converted once, here, rather than every minibatch, and a shuffled
+        epoch gathers half the bytes. The copy holds the rows in ``dtype``
+        next to the caller's array (on the CPU, the data were shared, not
+        copied); on a GPU the float32 rows are let go once it is made (the
+        conversion holds both a moment). Rows kept as uint8 codes keep them:
+        only the table of their values is converted. Sparse rows stay as
+        they are.
         """
         if self.sparse or self.row_dtype == dtype:
             return self

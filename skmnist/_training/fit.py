@@ -72,13 +72,14 @@ class Job:
     def multilabel(self) -> bool:
         return np.ndim(self.y) == 2
 
-    def out_of_memory(self, n_jobs: int = 1) -> MemoryError:
-        """The error to raise when the device ran out of memory."""
+    def out_of_memory(self, n_jobs: int = 1, host: bool = False) -> MemoryError:
+        """The error to raise when the device (``host``: the CPU) ran out of memory."""
+        device = torch.device("cpu") if host else self.device
         n, d = self.X.shape
         itemsize = 8 if self.dtype == torch.float64 else 4
         if n_jobs > 1:
             return MemoryError(
-                f"The {self.device} device ran out of memory training {n_jobs} "
+                f"The {device} device ran out of memory training {n_jobs} "
                 "models at once; lower max_models (or batch_size)."
             )
         widths = [
@@ -87,9 +88,9 @@ class Job:
             self.architecture["n_outputs"],
         ]
         weights = sum(a * b + b for a, b in itertools.pairwise(widths))
-        where = "" if self.device.type == "cpu" else ", or use device='cpu'"
+        where = "" if device.type == "cpu" else ", or use device='cpu'"
         return MemoryError(
-            f"The {self.device} device ran out of memory in fit: the network "
+            f"The {device} device ran out of memory in fit: the network "
             f"has {weights:,} weights ({_size(weights * itemsize)}, and "
             f"as much again for each of its gradient and optimizer moments), "
             f"the training set ({n} x {d}, {_size(n * d * itemsize)}) is kept on the "
@@ -150,7 +151,7 @@ def train(jobs: Sequence[Job]) -> list[Outcome]:
     except RuntimeError as error:
         if not _host_out_of_memory(error):
             raise
-        failed = jobs[0].out_of_memory(len(jobs))
+        failed = jobs[0].out_of_memory(len(jobs), host=True)
     # Raised here, outside the handler, so that no traceback keeps the failed
     # fit's tensors alive.
     if jobs[0].device.type == "cuda":
