@@ -495,6 +495,7 @@ def draw_engine() -> Figure:
             "plain MLPs (relu, tanh, logistic,",
             "identity), no dropout, no autocast",
             "backward written out, fused Adam(W)",
+            "on CUDA replayed: cuda_graph.py",
         ],
         "white",
         edge="#b59b2a",
