@@ -144,6 +144,9 @@ def test_train_unknown_device_is_a_usage_error(tmp_path):
 def test_train_idx_without_files_fails(tmp_path):
     result = run("train", "--source", "idx", "--data-home", tmp_path, "-q")
     assert_error(result, 1, "IDX files not found", str(tmp_path))
+    # The advice names the command's options, not load_mnist's arguments.
+    assert "pass --data-home FOLDER" in result[2]
+    assert "data_home=" not in result[2]
 
 
 def test_train_unwritable_output_fails_before_training(tmp_path):

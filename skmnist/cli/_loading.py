@@ -14,11 +14,41 @@ def _dataset_name(dataset: str | None) -> str:
     return dataset if dataset == "MNIST" else f"{dataset} (not MNIST)"
 
 
+#: load_mnist's advice in Python terms, and the same in the commands' options.
+_AS_OPTIONS = (
+    ("pass data_home=<folder that holds them>", "pass --data-home FOLDER"),
+    ("data_home=", "--data-home "),
+    ("source='sample'", "--source sample"),
+    ("source='openml'", "--source openml"),
+    ("source='idx'", "--source idx"),
+)
+
+
+def _in_option_terms(message: str) -> str:
+    for python, option in _AS_OPTIONS:
+        message = message.replace(python, option)
+    return message
+
+
 def load_data(source: str, data_home: str | None, subset: str) -> tuple[Any, Any, str]:
-    """The images, the labels and the name of the dataset that was read."""
+    """The images, the labels and the name of the dataset that was read.
+
+    Errors speak of the commands' options (``--data-home``, ``--source``)
+    where :func:`~skmnist.datasets.load_mnist` speaks of its arguments.
+    """
     from ..datasets import load_mnist
 
-    data = load_mnist(data_home, subset=subset, source=source)
+    try:
+        data = load_mnist(data_home, subset=subset, source=source)
+    except (OSError, ValueError) as error:
+        text = _in_option_terms(str(error))
+        if text == str(error):
+            raise
+        try:
+            reworded = type(error)(text)
+        except Exception:  # an exception class that takes other arguments
+            raise error from None
+        raise reworded from None
     return data.data, data.target, _dataset_name(data.dataset)
 
 
