@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from .plain_optim import plain_step
+from .precision import dtype_name
 
 __all__ = ["BFloat16Step", "FastStep"]
 
@@ -379,8 +380,7 @@ class FastStep:
     @property
     def precision(self) -> str:
         """What the hidden layers' products run in: ``"bfloat16"`` or the dtype."""
-        dtype = self.row_dtype or self.output[0].dtype
-        return str(dtype).removeprefix("torch.")
+        return dtype_name(self.row_dtype or self.output[0].dtype)
 
     @property
     def fused(self) -> bool:

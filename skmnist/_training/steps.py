@@ -83,6 +83,8 @@ class Step(Protocol):
 class AutogradKernel:
     """Forward, autograd backward and optimizer step of one network."""
 
+    row_dtype = None  # the minibatches' own
+
     def __init__(
         self,
         module: nn.Module,
@@ -125,7 +127,7 @@ class SingleStep:
         self.module, self.optimizer, self.kernel = module, optimizer, kernel
         self.rates: list[float] = []
         #: The dtype the kernel wants the minibatches' rows in, if not theirs.
-        self.row_dtype: torch.dtype | None = getattr(kernel, "row_dtype", None)
+        self.row_dtype: torch.dtype | None = kernel.row_dtype
         #: What the kernel's matrix products run in (see ``Outcome``).
         self.precision: str = kernel.precision
 
