@@ -19,8 +19,10 @@ before it existed. Everything that handles the fitted state reads it:
   the described defaults, and refuses a fitted state that lacks a described
   attribute without one;
 - :func:`storable` and :func:`check_loaded` are the secure format's: the
-  plain values a skops file must hold, and the refusal of a loaded
-  classifier with an attribute that is neither a parameter nor described.
+  plain values a skops file must hold, and the validation of a loaded
+  classifier: no attribute that is neither a parameter nor described, every
+  described one present unless optional, and each value passing its
+  attribute's ``check`` (from :mod:`skmnist._classifier_checks`).
 
 Examples
 --------
@@ -40,6 +42,8 @@ from typing import Any
 
 import torch
 
+from . import _classifier_checks as checks
+from ._loaded_checks import check_fields, feature_names, integer
 from ._training.device import resolve_device
 from ._training.history import TrainingState
 from ._training.network import from_portable, to_portable
@@ -122,6 +126,10 @@ class Attribute:
         existed, from that file's state; None: every fitted file holds it.
     optional : bool
         Whether a fitted model may lack it.
+    check : callable or None
+        ``check(value, estimator)``: None if the value of a loaded classifier
+        is right, else what is wrong with it; it may read the attributes
+        before this one in :data:`FITTED`, which are checked already.
     """
 
     name: str
@@ -134,6 +142,7 @@ class Attribute:
     secure: Callable[[Any], Any] | None = None
     older: Callable[[dict], Any] | None = None
     optional: bool = False
+    check: Callable[[Any, Any], str | None] | None = None
 
     @property
     def required(self) -> bool:
@@ -166,7 +175,9 @@ def _save_optimizer(optimizer: Any, state: dict) -> Any:
 def _load_optimizer(saved: Any, state: dict, device: torch.device) -> Any:
     if isinstance(saved, dict):
         return optimizer_from_numpy(state["module_"], saved)
-    return saved
+    if saved is not None:
+        raise ValueError(f"The stored optimizer state is a {type(saved).__name__}.")
+    return None
 
 
 def _older_precision(state: dict) -> str | None:
@@ -199,19 +210,43 @@ LOADED_DEVICE = Storage(
 #: Every fitted attribute, once: name, public, set by, the TrainingState field
 #: it holds, then the rest by keyword. Files load them in this order.
 FITTED = (
-    Attribute("n_features_in_", True, "validate_data"),
-    Attribute("feature_names_in_", True, "validate_data", optional=True),
-    Attribute("_rng", False, "plan"),
-    Attribute("module_", True, "store", storage=NETWORK),
-    Attribute("_optimizer", False, "store", storage=OPTIMIZER, optional=True),
-    Attribute("classes_", True, "store"),
-    Attribute("device_", True, "store", storage=LOADED_DEVICE),
-    Attribute("n_outputs_", True, "store"),
-    Attribute("n_layers_", True, "store"),
-    Attribute("t_", True, "store", "t"),
-    Attribute("loss_curve_", True, "store", "loss_curve"),
-    Attribute("best_loss_", True, "store", "best_loss", early=False, convert=float),
-    Attribute("validation_scores_", True, "store", "validation_scores", early=True),
+    Attribute("n_features_in_", True, "validate_data", check=integer(1)),
+    Attribute(
+        "feature_names_in_", True, "validate_data", optional=True, check=feature_names
+    ),
+    Attribute("_rng", False, "plan", check=checks.random_state),
+    Attribute("module_", True, "store", storage=NETWORK, check=checks.network),
+    Attribute(
+        "_optimizer",
+        False,
+        "store",
+        storage=OPTIMIZER,
+        optional=True,
+        check=checks.optimizer,
+    ),
+    Attribute("classes_", True, "store", check=checks.classes),
+    Attribute("device_", True, "store", storage=LOADED_DEVICE, check=checks.device),
+    Attribute("n_outputs_", True, "store", check=checks.n_outputs_check),
+    Attribute("n_layers_", True, "store", check=checks.n_layers_check),
+    Attribute("t_", True, "store", "t", check=integer(0)),
+    Attribute("loss_curve_", True, "store", "loss_curve", check=checks.loss_curve),
+    Attribute(
+        "best_loss_",
+        True,
+        "store",
+        "best_loss",
+        early=False,
+        convert=float,
+        check=checks.best_loss,
+    ),
+    Attribute(
+        "validation_scores_",
+        True,
+        "store",
+        "validation_scores",
+        early=True,
+        check=checks.validation_scores,
+    ),
     Attribute(
         "best_validation_score_",
         True,
@@ -219,19 +254,37 @@ FITTED = (
         "best_validation_score",
         early=True,
         convert=float,
+        check=checks.best_validation_score,
     ),
-    Attribute("_no_improvement_count", False, "store", "no_improvement_count"),
-    Attribute("_learning_rate", False, "store", "learning_rate"),
-    Attribute("_architecture", False, "finish"),
+    Attribute(
+        "_no_improvement_count",
+        False,
+        "store",
+        "no_improvement_count",
+        check=integer(0),
+    ),
+    Attribute(
+        "_learning_rate", False, "store", "learning_rate", check=checks.learning_rate
+    ),
+    Attribute("_architecture", False, "finish", check=checks.architecture),
     # The device parameter of the fit; older files: the one they hold.
-    Attribute("_device_param", False, "finish", secure=str, older=_device_parameter),
-    Attribute("n_iter_", True, "finish"),
-    Attribute("out_activation_", True, "finish"),
+    Attribute(
+        "_device_param",
+        False,
+        "finish",
+        secure=str,
+        older=_device_parameter,
+        check=checks.device_parameter,
+    ),
+    Attribute("n_iter_", True, "finish", check=checks.n_iter),
+    Attribute("out_activation_", True, "finish", check=checks.out_activation),
     # Older files did not keep it, and their weights do not give it back.
-    Attribute("loss_", True, "finish", older=lambda state: None),
+    Attribute("loss_", True, "finish", older=lambda state: None, check=checks.loss),
     # Older files: float64 for float64 networks; else unknown (float32 or
     # bfloat16 products, their float32 weights do not tell).
-    Attribute("precision_", True, "finish", older=_older_precision),
+    Attribute(
+        "precision_", True, "finish", older=_older_precision, check=checks.precision
+    ),
 )
 
 #: Parameters added after the first files were written: they take the
@@ -362,22 +415,20 @@ def storable(estimator: Any) -> None:
 
 
 def check_loaded(estimator: Any) -> None:
-    """Refuse a classifier built from a secure file unless its attributes are described.
+    """Refuse a classifier built from a secure file unless it is as described.
+
+    Every attribute must be a parameter or in :data:`FITTED`, every
+    parameter and required attribute present, each attribute's value must
+    pass its ``check``, and the parameters must be valid, plain values that
+    agree with the fitted network
+    (:func:`~skmnist._classifier_checks.check_parameters_agree`).
 
     Raises
     ------
     ValueError
-        If it holds an attribute that is neither a parameter nor in
-        :data:`FITTED`, or lacks a parameter.
+        Naming the attribute or parameter and what is wrong with it.
     """
-    parameters = set(estimator._get_param_names())
-    held = set(vars(estimator))
-    unknown = sorted(held - parameters - _BY_NAME.keys())
-    if unknown:
-        raise ValueError(
-            f"the classifier holds the attributes {unknown}, which are neither "
-            f"parameters nor fitted attributes of {type(estimator).__name__}"
-        )
-    missing = sorted(parameters - held)
-    if missing:
-        raise ValueError(f"the classifier lacks the parameters {missing}")
+    names = estimator._get_param_names()
+    # InvalidParameterError: a ValueError
+    check_fields(estimator, "the classifier", FITTED, names, estimator._validate_params)
+    checks.check_parameters_agree(estimator)

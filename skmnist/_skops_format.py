@@ -17,11 +17,10 @@ import zipfile
 from typing import Any
 
 import numpy as np
-import torch
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from . import _fitted_state
+from . import _fitted_state, _loaded_checks
 from .classifier import MLPDigitClassifier
 from .preprocessing import PixelScaler
 
@@ -215,12 +214,18 @@ def _nodes(schema: dict, name: str) -> tuple[set[str], set[str], set[str]]:
 
 
 def check_model(model: Any) -> list[MLPDigitClassifier]:
-    """Check what skops built: a fitted model whose parts agree; its classifiers.
+    """Check what skops built, object by object; return its classifiers.
+
+    The pipeline (its steps, attributes and parameters), each scaler and each
+    classifier are checked against the descriptions of their state
+    (:mod:`skmnist._loaded_checks`, :data:`skmnist._fitted_state.FITTED`),
+    and the steps against each other: a model that passes is safe for every
+    public method.
 
     Raises ValueError with what is wrong (the caller adds the file's name).
     """
     if isinstance(model, Pipeline):
-        steps = model.steps
+        steps = model.__dict__.get("steps")
         if not (isinstance(steps, list) and steps):
             raise ValueError("the pipeline has no steps")
         for step in steps:
@@ -234,37 +239,20 @@ def check_model(model: Any) -> list[MLPDigitClassifier]:
                     "a pipeline step is not a (name, MLPDigitClassifier or "
                     "PixelScaler) pair"
                 )
+        _loaded_checks.check_pipeline(model)
         model._validate_steps()  # unique, valid names; transformers before the last
-        model._validate_params()
         estimators = [step for _, step in steps]
     else:
         estimators = [model]
     for estimator in estimators:
-        if isinstance(estimator, MLPDigitClassifier):  # its attributes, as described
-            _fitted_state.check_loaded(estimator)
-        estimator._validate_params()  # InvalidParameterError: a ValueError
-        check_is_fitted(estimator)
         if isinstance(estimator, MLPDigitClassifier):
-            _check_classifier(estimator)
-    return [e for e in estimators if isinstance(e, MLPDigitClassifier)]
-
-
-def _check_classifier(clf: MLPDigitClassifier) -> None:
-    module = getattr(clf, "module_", None)
-    if not isinstance(module, torch.nn.Sequential):
-        raise ValueError("the classifier has no network")
-    layers = [m for m in module if isinstance(m, torch.nn.Linear)]
-    classes = getattr(clf, "classes_", None)
-    if not (
-        isinstance(classes, np.ndarray)
-        and classes.ndim == 1
-        and len(classes) >= 2
-        and layers
-        and layers[0].in_features == clf.n_features_in_
-        and layers[-1].out_features == len(classes) == clf.n_outputs_
-        and clf.n_layers_ == len(layers) + 1
-    ):
+            _fitted_state.check_loaded(estimator)
+        else:
+            _loaded_checks.check_scaler(estimator)
+        check_is_fitted(estimator)
+    widths = {estimator.n_features_in_ for estimator in estimators}
+    if len(widths) > 1:  # a PixelScaler keeps the number of features
         raise ValueError(
-            "the fitted attributes of the classifier (n_features_in_, classes_, "
-            "n_outputs_, n_layers_) contradict its network"
+            f"the pipeline's steps take different numbers of features {sorted(widths)}"
         )
+    return [e for e in estimators if isinstance(e, MLPDigitClassifier)]

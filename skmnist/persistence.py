@@ -36,8 +36,9 @@ What is trusted, and why:
 
 What is not saved: ``callbacks``, which are code: a model whose
 ``callbacks`` is not None is saved with ``callbacks=None``, with a warning,
-and so is a pipeline's ``memory`` that is not a path. The optimizer's state
-is saved when ``keep_optimizer_state=True``, as in a pickle.
+and so is a pipeline's ``memory`` (a cache folder, whose pickles a refit
+would load): a file that sets either is refused by :func:`load_model`. The
+optimizer's state is saved when ``keep_optimizer_state=True``, as in a pickle.
 
 Examples
 --------
@@ -164,10 +165,11 @@ def _storable(model: Any) -> Any:
             )
     pipeline = _shallow_copy(model)
     pipeline.steps = [(name, _storable_step(step)) for name, step in model.steps]
-    if pipeline.memory is not None and not isinstance(pipeline.memory, str):
+    if pipeline.memory is not None:  # a folder of pickles: never in a file
         warn_user(
             f"The parameter memory={_short(pipeline.memory)} of this Pipeline "
-            "cannot be stored in a model file: it is saved as memory=None.",
+            "names a cache, which a model file does not keep: it is saved as "
+            "memory=None.",
             UserWarning,
         )
         pipeline.memory = None

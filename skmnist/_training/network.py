@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -202,14 +203,20 @@ def from_portable(portable: dict, device: torch.device | str) -> nn.Module:
             "incompatible skmnist version. Load it with the skmnist version that "
             "saved it, or retrain it."
         )
-    _check_architecture(portable.get("architecture"), portable.get("dtype"))
-    # The architecture comes from a file: describe it on the meta device
-    # (no memory) and check it against the stored weights before allocating,
-    # so a hostile file cannot make us allocate what its weights do not hold.
+    if set(portable) != {"format", "architecture", "dtype", "state"}:
+        raise ValueError(
+            "The stored network's description is not one skmnist writes: its "
+            f"keys are {sorted(map(str, portable))[:10]}."
+        )
+    _check_architecture(portable["architecture"], portable["dtype"])
+    # The architecture comes from a file: the shapes it gives are computed
+    # and compared with the stored weights before anything is built, so a
+    # hostile file cannot make us allocate (or lay out, layer by layer) what
+    # its weights do not hold.
+    _check_stored_state(portable["architecture"], portable["state"], portable["dtype"])
     with torch.device("meta"):
         module = build_mlp(**portable["architecture"])
     module.to(dtype=getattr(torch, portable["dtype"]))
-    _check_stored_state(module, portable["state"])
     module.to_empty(device="cpu")
     load_numpy_state(module, portable["state"])
     return module.to(device).eval()
@@ -257,13 +264,42 @@ def _check_architecture(architecture: object, dtype: object) -> None:
         )
 
 
-def _check_stored_state(module: nn.Module, state: dict) -> None:
-    """Raise ValueError unless ``state`` holds exactly ``module``'s tensors."""
-    expected = {name: tuple(t.shape) for name, t in module.state_dict().items()}
-    stored = {name: np.shape(array) for name, array in state.items()}
+def _shapes(architecture: dict) -> dict[str, tuple[int, ...]]:
+    """The state-dict shapes of ``build_mlp(**architecture)``, computed."""
+    widths = [
+        architecture["n_features"],
+        *architecture["hidden_layer_sizes"],
+        architecture["n_outputs"],
+    ]
+    per_block = 3 if architecture.get("dropout", 0.0) > 0 else 2
+    shapes = {}
+    for layer, (n_in, n_out) in enumerate(itertools.pairwise(widths)):
+        shapes[f"{layer * per_block}.weight"] = (n_out, n_in)
+        shapes[f"{layer * per_block}.bias"] = (n_out,)
+    return shapes
+
+
+def _check_stored_state(architecture: dict, state: object, dtype: str) -> None:
+    """Raise ValueError unless ``state`` holds exactly the architecture's arrays.
+
+    Compared before anything is built: the number of layers first (so a
+    description of a million layers costs nothing), then each array's shape
+    and dtype.
+    """
+    if not isinstance(state, dict) or not all(
+        isinstance(array, np.ndarray) for array in state.values()
+    ):
+        raise ValueError("The stored weights are not a dict of arrays.")
+    if len(state) != 2 * (len(architecture["hidden_layer_sizes"]) + 1):
+        raise ValueError(
+            f"The stored weights ({len(state)} arrays) do not match the stored "
+            f"architecture ({len(architecture['hidden_layer_sizes'])} hidden layers)."
+        )
+    expected = _shapes(architecture)
+    stored = {name: array.shape for name, array in state.items()}
     if expected != stored:
         missing = sorted(set(expected) - set(stored))
-        extra = sorted(set(stored) - set(expected))
+        extra = sorted(map(str, set(stored) - set(expected)))
         wrong = sorted(
             f"{name} {stored[name]} (the architecture needs {expected[name]})"
             for name in set(expected) & set(stored)
@@ -280,6 +316,11 @@ def _check_stored_state(module: nn.Module, state: dict) -> None:
         )
         raise ValueError(
             f"The stored weights do not match the stored architecture: {details}."
+        )
+    wrong = sorted(name for name, array in state.items() if array.dtype != dtype)
+    if wrong:
+        raise ValueError(
+            f"The stored weights {wrong} are not of the network's dtype {dtype}."
         )
 
 

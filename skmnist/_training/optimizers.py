@@ -119,19 +119,104 @@ def optimizer_to_numpy(optimizer: torch.optim.Optimizer) -> dict:
     }
 
 
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+#: The state torch keeps per parameter, by solver: moments, and step counts.
+_STATE_KEYS = {
+    "adam": {"step", "exp_avg", "exp_avg_sq"},
+    "adamw": {"step", "exp_avg", "exp_avg_sq"},
+    "sgd": {"momentum_buffer"},
+}
+
+
 def optimizer_from_numpy(module: nn.Module, saved: dict) -> torch.optim.Optimizer:
-    """Rebuild an optimizer over ``module`` from :func:`optimizer_to_numpy`'s output."""
-    optimizer = make_optimizer(module, OptimizerConfig(solver=saved["solver"]))
+    """Rebuild an optimizer over ``module`` from :func:`optimizer_to_numpy`'s output.
+
+    ``saved`` may come from a file: it is checked against the network first
+    (see :func:`_check_saved_state`), since torch trusts a moment's shape and
+    a wrong one would make the next step write past the parameter's memory.
+
+    Raises
+    ------
+    ValueError
+        If ``saved`` is not the state of a solver's optimizer over ``module``.
+
+    Examples
+    --------
+    >>> from skmnist._training.network import build_mlp
+    >>> from skmnist._training.optimizers import optimizer_from_numpy
+    >>> optimizer_from_numpy(build_mlp(4, (), 2), {"solver": "adam", "state": {}})
+    Traceback (most recent call last):
+    ...
+    ValueError: The stored optimizer state has no entry for parameters [0, 1].
+    """
+    solver = saved.get("solver") if isinstance(saved, dict) else None
+    if solver not in _STATE_KEYS or set(saved) != {"solver", "state"}:
+        raise ValueError("The stored optimizer state is not one skmnist writes.")
+    optimizer = make_optimizer(module, OptimizerConfig(solver=solver))
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    _check_saved_state(parameters, solver, saved["state"])
     state = plain_method(optimizer, "state_dict")()
     state["state"] = {
-        index: {
-            key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
-            for key, value in entries.items()
-        }
+        index: {key: torch.from_numpy(value) for key, value in entries.items()}
         for index, entries in saved["state"].items()
     }
     plain_method(optimizer, "load_state_dict")(state)
     return optimizer
+
+
+def _check_saved_state(parameters: list, solver: str, state: object) -> None:
+    """Raise ValueError unless ``state`` is the solver's state of ``parameters``.
+
+    Every parameter (by its index) has the solver's keys: moments of its
+    shape and dtype, finite (Adam's second moment non-negative), and a step
+    count that is a finite whole number of at least one. SGD's state may also
+    be empty (no momentum).
+    """
+    indices = list(range(len(parameters)))
+    if not isinstance(state, dict) or not all(type(i) is int for i in state):
+        raise ValueError("The stored optimizer state is not indexed by parameter.")
+    if sorted(state) != indices and not (solver == "sgd" and not state):
+        missing = sorted(set(indices) - set(state))
+        raise ValueError(
+            f"The stored optimizer state has no entry for parameters {missing}."
+            if missing
+            else "The stored optimizer state has "
+            f"parameters {sorted(set(state) - set(indices))}, which the network lacks."
+        )
+    for index, entries in state.items():
+        parameter = parameters[index]
+        if not isinstance(entries, dict) or set(entries) != _STATE_KEYS[solver]:
+            raise ValueError(
+                f"The stored optimizer state of parameter {index} does not hold "
+                f"{sorted(_STATE_KEYS[solver])}."
+            )
+        for key, value in entries.items():
+            step = key == "step"
+            own = _NUMPY_DTYPES[parameter.dtype]
+            dtypes = (np.float32, np.float64) if step else (own,)
+            shape = () if step else tuple(parameter.shape)
+            if not (
+                isinstance(value, np.ndarray)
+                and value.shape == shape
+                and value.dtype in dtypes
+                and np.isfinite(value).all()
+                and (
+                    (value >= 1 and value == np.floor(value))
+                    if step
+                    else key != "exp_avg_sq" or (value >= 0).all()
+                )
+            ):
+                raise ValueError(
+                    f"The stored optimizer state {key} of parameter {index} is not "
+                    + (
+                        "a whole number of steps"
+                        if step
+                        else f"a finite array of shape {shape} and dtype "
+                        f"{np.dtype(own).name}"
+                        + (", non-negative" if key == "exp_avg_sq" else "")
+                    )
+                    + "."
+                )
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
