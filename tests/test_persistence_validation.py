@@ -314,7 +314,7 @@ def moments(edit):
             moments(lambda s: s[0].update(step=np.array([3.0], np.float32))),
             r"step of parameter 0 is not a whole number",
         ),
-        (moments(lambda s: s.pop(3)), r"no momentum for parameters \[3\]"),
+        (moments(lambda s: s.pop(3)), r"no entry for parameters \[3\]"),
         (
             moments(lambda s: s.update({4: s[3]})),
             r"has parameters \[4\], which the network lacks",
