@@ -424,3 +424,17 @@ def test_a_model_of_one_class_loads_and_predicts(digits, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         exercise(loaded, X, y, tmp_path)
+
+
+def test_a_float64_model_with_its_optimizer_state_loads(digits, tmp_path):
+    X, y = digits
+    X = X.astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = tiny(keep_optimizer_state=True).fit(X, y)
+        save_model(model, tmp_path / "model.skmnist")
+        loaded = load_model(tmp_path / "model.skmnist")
+        assert loaded.precision_ == "float64"
+        loaded.partial_fit(X, y)
+        model.partial_fit(X, y)
+    assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
