@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -112,8 +113,8 @@ def n_layers(value: Any, clf: Any) -> str | None:
 
 
 def best_loss(value: Any, clf: Any) -> str | None:
-    """Kept without early stopping (finite), None with it."""
-    return optional(real())(value, clf)
+    """Kept without early stopping, None with it; infinite before any epoch."""
+    return optional(real(infinity=math.inf))(value, clf)
 
 
 def validation_scores(value: Any, clf: Any) -> str | None:
@@ -132,7 +133,7 @@ def best_validation_score(value: Any, clf: Any) -> str | None:
     """Kept with validation_scores_, as an accuracy."""
     if (value is None) != (clf.validation_scores_ is None):
         return "contradicts validation_scores_"
-    return optional(real(0, 1))(value, clf)
+    return optional(real(0, 1, infinity=-math.inf))(value, clf)
 
 
 def _described(module: nn.Sequential) -> dict:
@@ -226,8 +227,8 @@ def device(value: Any, clf: Any) -> str | None:
 
 n_outputs_check = _all(integer(1), n_outputs)
 n_layers_check = _all(integer(2), n_layers)
-loss_curve = list_of(real(), least=1)
-learning_rate = real(0, open_low=True)
+loss_curve = list_of(real())  # empty if the first epoch diverged
+learning_rate = optional(real(0, open_low=True))
 
 
 def check_parameters_agree(clf: Any) -> None:
@@ -263,4 +264,4 @@ def check_parameters_agree(clf: Any) -> None:
             )
 
 
-loss = optional(real())
+loss = optional(real(infinity=math.inf))  # infinite: a diverged fit's

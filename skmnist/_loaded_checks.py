@@ -104,13 +104,17 @@ def real(
     *,
     open_low: bool = False,
     float32: bool = False,
+    infinity: float | None = None,
 ) -> Check:
     """A finite real number in ``[low, high]`` (``(low, high]`` if ``open_low``).
 
     ``float32``: also finite (and, if positive, normal) as a float32.
+    ``infinity``: also that infinity (``math.inf`` or ``-math.inf``).
     """
 
     def check(value: Any, owner: Any) -> str | None:
+        if _is_real(value) and infinity is not None and value == infinity:
+            return None
         if not _is_real(value) or not math.isfinite(value):
             return "is not a finite number"
         if value < low or value > high or (open_low and value == low):
@@ -144,7 +148,11 @@ def list_of(check: Check, *, least: int = 0) -> Check:
 
     def check_list(value: Any, owner: Any) -> str | None:
         if not isinstance(value, list) or len(value) < least:
-            return f"is not a list of at least {least} values"
+            return (
+                f"is not a list of at least {least} values"
+                if least
+                else "is not a list"
+            )
         for index, item in enumerate(value):
             problem = check(item, owner)
             if problem:
@@ -251,9 +259,11 @@ _INFINITE = {"n_iter_no_change"}
 def check_parameters(estimator: Any, what: str) -> None:
     """Refuse parameters that are not plain, bounded values, or name code or a path.
 
-    Every object's parameters must be None, booleans, strings, finite numbers
-    (``n_iter_no_change`` may be infinite) within int64 for integers, random
-    states, and lists, tuples or dicts of those. Those of
+    Every object's parameters must be None, booleans (only where the
+    parameter is a flag: scikit-learn's constraints take True for the number
+    1), strings, finite numbers (``n_iter_no_change`` may be infinite)
+    within int64 for integers, random states, and lists, tuples or dicts of
+    those. Those of
     ``_UNSET_IN_FILES`` must be None: ``save_model`` never stores them.
 
     Raises
@@ -262,10 +272,14 @@ def check_parameters(estimator: Any, what: str) -> None:
         Naming the parameter.
     """
     unset = _UNSET_IN_FILES.get(type(estimator).__name__, {})
+    constraints = getattr(estimator, "_parameter_constraints", {})
     for name, value in estimator.get_params(deep=False).items():
         if name == "steps":
             continue
         problem = _plain(value, name in _INFINITE)
+        named = [c for c in constraints.get(name, []) if isinstance(c, str)]
+        if isinstance(value, bool | np.bool_) and not {"boolean", "verbose"} & {*named}:
+            problem = "is a boolean, which this parameter does not take"
         if problem is None and name in unset and value is not None:
             problem = f"{unset[name]}: a model file must hold {name}=None"
         if problem:

@@ -113,6 +113,7 @@ def test_save_model_never_stores_a_memory_folder(digits, tmp_path):
         ({"activation": "tanh"}, r"activation='tanh' contradicts"),
         ({"dropout": 0.5}, r"dropout=0.5 contradicts"),
         ({"device": "cuda:x"}, r"device='cuda:x' is not a device"),
+        ({"learning_rate_init": True}, r"learning_rate_init=True is a boolean"),
     ],
     ids=lambda value: str(value)[:30],
 )
@@ -205,8 +206,9 @@ def float64_weights(state):
         ({"n_iter_": 99}, r"n_iter_ = 99 exceeds the epochs"),
         ({"t_": "600"}, r"t_ = '600' is not an integer"),
         ({"loss_curve_": [float("nan")]}, r"loss_curve_ = \[nan\] \[0\] is not a fin"),
-        ({"loss_curve_": []}, r"loss_curve_ = \[\] is not a list of at least 1"),
-        ({"best_loss_": float("inf")}, r"best_loss_ = inf is not a finite number"),
+        ({"loss_curve_": (1.0, 2.0)}, r"loss_curve_ = \(1.0, 2.0\) is not a list"),
+        ({"best_loss_": -float("inf")}, r"best_loss_ = -inf is not a finite number"),
+        ({"best_loss_": float("nan")}, r"best_loss_ = nan is not a finite number"),
         ({"best_loss_": None}, r"validation_scores_ = None and best_loss_ are both"),
         ({"_learning_rate": -1.0}, r"_learning_rate = -1.0 is not a number above"),
         ({"_no_improvement_count": 0.5}, r"_no_improvement_count = 0.5 is not an"),
@@ -273,7 +275,7 @@ def test_a_network_of_many_layers_is_refused_before_it_is_laid_out():
         match=r"\(4 arrays\) do not match the stored architecture \(100000 hidden",
     ):
         from_portable(portable, "cpu")
-    assert time.perf_counter() - start < 0.5  # laid out, it took seconds
+    assert time.perf_counter() - start < 2  # laid out: minutes (232 s measured)
 
 
 # --------------------------------------------------------------------------
@@ -438,3 +440,36 @@ def test_a_float64_model_with_its_optimizer_state_loads(digits, tmp_path):
         loaded.partial_fit(X, y)
         model.partial_fit(X, y)
     assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_a_model_whose_first_epoch_diverged_loads(digits, tmp_path):
+    # No epoch kept: loss_curve_ is empty, best_loss_ infinite, the optimizer
+    # state empty; save_model writes such a model, so load_model reads it.
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = tiny(alpha=1e308, keep_optimizer_state=True).fit(X, y)
+        assert model.loss_curve_ == [] and model.best_loss_ == np.inf
+        save_model(model, tmp_path / "model.skmnist")
+        loaded = load_model(tmp_path / "model.skmnist")
+        assert np.array_equal(loaded.predict(X), model.predict(X))
+        # A fitted model whose next epoch diverges: its final loss is infinite.
+        model = tiny().fit(X, y).set_params(alpha=1e308).partial_fit(X, y)
+        assert model.loss_ == np.inf
+        save_model(model, tmp_path / "model.skmnist")
+        loaded = load_model(tmp_path / "model.skmnist")
+    assert np.array_equal(loaded.predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("name", ["beta_1", "beta_2", "momentum"])
+def test_integer_hyperparameters_train(digits, tmp_path, name):
+    # A file (or a user) may give 0 where torch wants a float: torch refused
+    # betas of mixed types ("betas must be either both floats or both Tensors").
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        solver = "sgd" if name == "momentum" else "adam"
+        model = tiny(solver=solver, **{name: 0}).fit(X, y)
+        save_model(model, tmp_path / "model.skmnist")
+        load_model(tmp_path / "model.skmnist").partial_fit(X, y)
+    assert len(model.loss_curve_) == 2

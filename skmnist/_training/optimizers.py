@@ -50,18 +50,19 @@ def make_optimizer(module: nn.Module, config: OptimizerConfig) -> torch.optim.Op
     weights = [p for name, p in module.named_parameters() if name.endswith("weight")]
     others = [p for name, p in module.named_parameters() if not name.endswith("weight")]
     groups = [
-        {"params": weights, "weight_decay": config.alpha},
+        {"params": weights, "weight_decay": float(config.alpha)},
         {"params": others, "weight_decay": 0.0},
     ]
     device = next(module.parameters()).device
     fast = {"fused": True} if device.type in ("cuda", "cpu") else {}
-    lr = config.learning_rate_init
+    # Python floats: torch refuses betas of mixed types (0 and 0.999).
+    lr = float(config.learning_rate_init)
     if config.solver == "sgd":
         return construct(
             torch.optim.SGD,
             groups,
             lr=lr,
-            momentum=config.momentum,
+            momentum=float(config.momentum),
             nesterov=config.nesterovs_momentum and config.momentum > 0,
             **fast,
         )
@@ -72,8 +73,8 @@ def make_optimizer(module: nn.Module, config: OptimizerConfig) -> torch.optim.Op
         optimizer_class,
         groups,
         lr=lr,
-        betas=(config.beta_1, config.beta_2),
-        eps=config.epsilon,
+        betas=(float(config.beta_1), float(config.beta_2)),
+        eps=float(config.epsilon),
         **fast,
     )
 
@@ -144,10 +145,11 @@ def optimizer_from_numpy(module: nn.Module, saved: dict) -> torch.optim.Optimize
     --------
     >>> from skmnist._training.network import build_mlp
     >>> from skmnist._training.optimizers import optimizer_from_numpy
-    >>> optimizer_from_numpy(build_mlp(4, (), 2), {"solver": "adam", "state": {}})
+    >>> saved = {"solver": "adam", "state": {0: {}}}
+    >>> optimizer_from_numpy(build_mlp(4, (), 2), saved)
     Traceback (most recent call last):
     ...
-    ValueError: The stored optimizer state has no entry for parameters [0, 1].
+    ValueError: The stored optimizer state has no entry for parameters [1].
     """
     solver = saved.get("solver") if isinstance(saved, dict) else None
     if solver not in _STATE_KEYS or set(saved) != {"solver", "state"}:
@@ -169,13 +171,13 @@ def _check_saved_state(parameters: list, solver: str, state: object) -> None:
 
     Every parameter (by its index) has the solver's keys: moments of its
     shape and dtype, finite (Adam's second moment non-negative), and a step
-    count that is a finite whole number of at least one. SGD's state may also
-    be empty (no momentum).
+    count that is a finite whole number of at least one; or the state is
+    empty (no step taken, or SGD without momentum).
     """
     indices = list(range(len(parameters)))
     if not isinstance(state, dict) or not all(type(i) is int for i in state):
         raise ValueError("The stored optimizer state is not indexed by parameter.")
-    if sorted(state) != indices and not (solver == "sgd" and not state):
+    if state and sorted(state) != indices:  # empty: no step taken yet
         missing = sorted(set(indices) - set(state))
         raise ValueError(
             f"The stored optimizer state has no entry for parameters {missing}."
