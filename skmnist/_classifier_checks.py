@@ -186,14 +186,6 @@ def device_parameter(value: Any, clf: Any) -> str | None:
     return None if isinstance(value, str) else "is not a device name"
 
 
-def n_iter(value: Any, clf: Any) -> str | None:
-    """This call's epochs: at most those of loss_curve_."""
-    problem = integer(0)(value, clf)
-    if problem is None and value > len(clf.loss_curve_):
-        return "exceeds the epochs of loss_curve_"
-    return problem
-
-
 def out_activation(value: Any, clf: Any) -> str | None:
     """softmax for classes, logistic for multilabel indicators 0 to n - 1."""
     problem = one_of("softmax", "logistic")(value, clf)

@@ -276,7 +276,8 @@ FITTED = (
         older=_device_parameter,
         check=checks.device_parameter,
     ),
-    Attribute("n_iter_", True, "finish", check=checks.n_iter),
+    # Epochs, or L-BFGS iterations (which loss_curve_ does not record).
+    Attribute("n_iter_", True, "finish", check=integer(0)),
     Attribute("out_activation_", True, "finish", check=checks.out_activation),
     # Older files did not keep it, and their weights do not give it back.
     Attribute("loss_", True, "finish", older=lambda state: None, check=checks.loss),
