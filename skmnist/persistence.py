@@ -75,6 +75,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from . import _fitted_state, _skops_format
+from ._container import open_model_file, read_model_file
 from ._fitted_state import DEVICE_WARNING
 from ._skops_format import ESTIMATOR_TYPES, STEP_TYPES, FileError
 from ._training.device import resolve_device
@@ -330,8 +331,13 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "auto") 
     """
     target = None if device == "auto" else resolve_device(device)
     name = os.fspath(path)
-    with open(path, "rb") as file:  # OSError: missing, a folder, unreadable
-        data = file.read()
+    with open_model_file(path) as file:  # OSError: missing, a folder, unreadable
+        data = read_model_file(file, name)
+    return _loaded(data, name, target)
+
+
+def _loaded(data: bytes, name: str, target: torch.device | None) -> Any:
+    """The model of a file's bytes, on ``target`` (None: where it was saved)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model, classifiers = _load(data, name)
@@ -349,7 +355,7 @@ def _load(data: bytes, name: str) -> tuple[Any, list[MLPDigitClassifier]]:
     """skops.io.loads between skmnist's checks; every error a ValueError."""
     try:
         with _skops_format.open_archive(data, name) as archive:
-            _skops_format.read_schema(archive, name)
+            _skops_format.read_schema(archive, name, len(data))
         model = skops.io.loads(data, trusted=TRUSTED_TYPES)
         return model, _skops_format.check_model(model)
     except FileError:
@@ -555,7 +561,7 @@ def load_model_file(path: str | os.PathLike, *, allow_pickle: bool = False) -> A
     """
     name = os.fspath(path)
     secure_name = Path(name).suffix.lower() == SECURE_SUFFIX
-    with open(path, "rb") as file:  # OSError: missing, a folder, unreadable
+    with open_model_file(path) as file:  # OSError: missing, a folder, unreadable
         head = file.read(8)
         pickled = head.startswith(_PICKLE_MAGICS)
         if secure_name and pickled:
@@ -573,7 +579,8 @@ def load_model_file(path: str | os.PathLike, *, allow_pickle: bool = False) -> A
                 )
             file.seek(0)
             return _unpickle(file, name)
-    return load_model(path)
+        data = read_model_file(file, name)
+    return _loaded(data, name, None)
 
 
 def _unpickle(file: io.BufferedReader, name: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -203,13 +204,14 @@ def from_portable(portable: dict, device: torch.device | str) -> nn.Module:
             "saved it, or retrain it."
         )
     _check_architecture(portable.get("architecture"), portable.get("dtype"))
-    # The architecture comes from a file: describe it on the meta device
-    # (no memory) and check it against the stored weights before allocating,
-    # so a hostile file cannot make us allocate what its weights do not hold.
+    # The architecture comes from a file: check it against the stored weights
+    # by arithmetic, then lay it out on the meta device (no memory), so that a
+    # hostile file cannot make us build or allocate what its weights do not
+    # hold (10**12 units, or a million layers).
+    _check_stored_state(portable["architecture"], portable["state"])
     with torch.device("meta"):
         module = build_mlp(**portable["architecture"])
     module.to(dtype=getattr(torch, portable["dtype"]))
-    _check_stored_state(module, portable["state"])
     module.to_empty(device="cpu")
     load_numpy_state(module, portable["state"])
     return module.to(device).eval()
@@ -257,9 +259,23 @@ def _check_architecture(architecture: object, dtype: object) -> None:
         )
 
 
-def _check_stored_state(module: nn.Module, state: dict) -> None:
-    """Raise ValueError unless ``state`` holds exactly ``module``'s tensors."""
-    expected = {name: tuple(t.shape) for name, t in module.state_dict().items()}
+def _check_stored_state(architecture: dict, state: dict) -> None:
+    """Raise ValueError unless ``state`` holds exactly the tensors of the network.
+
+    The names and shapes of :func:`build_mlp`'s tensors, computed without
+    building it: one ``Linear`` per layer, each hidden one followed by its
+    activation and, with dropout, a ``Dropout``.
+    """
+    widths = [
+        architecture["n_features"],
+        *architecture["hidden_layer_sizes"],
+        architecture["n_outputs"],
+    ]
+    step = 3 if architecture.get("dropout", 0.0) > 0 else 2
+    expected = {}
+    for layer, (n_in, n_out) in enumerate(itertools.pairwise(widths)):
+        expected[f"{layer * step}.weight"] = (n_out, n_in)
+        expected[f"{layer * step}.bias"] = (n_out,)
     stored = {name: np.shape(array) for name, array in state.items()}
     if expected != stored:
         missing = sorted(set(expected) - set(stored))
@@ -269,12 +285,17 @@ def _check_stored_state(module: nn.Module, state: dict) -> None:
             for name in set(expected) & set(stored)
             if expected[name] != stored[name]
         )
+
+        def listed(names: list[str]) -> str:  # a hostile file's can be many
+            more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+            return ", ".join(names[:5]) + more
+
         details = "; ".join(
             text
             for text in (
-                f"missing {', '.join(missing)}" if missing else "",
-                f"unexpected {', '.join(extra)}" if extra else "",
-                f"wrong shapes: {', '.join(wrong)}" if wrong else "",
+                f"missing {listed(missing)}" if missing else "",
+                f"unexpected {listed(extra)}" if extra else "",
+                f"wrong shapes: {listed(wrong)}" if wrong else "",
             )
             if text
         )
