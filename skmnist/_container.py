@@ -107,7 +107,8 @@ def check_members(data: bytes, infos: list[zipfile.ZipInfo], name: str) -> None:
     Each member's span is its local header (30 bytes, its name and its extra
     field, whose lengths are read from the local header itself) and its data
     (``compress_size`` bytes). The spans must lie inside the file without
-    overlapping, so that reading all members reads at most the file's size.
+    overlapping, so that reading all members reads at most the file's size
+    (their sizes add up to less than the file's).
     """
     seen = set()
     for info in infos:
@@ -127,8 +128,6 @@ def check_members(data: bytes, infos: list[zipfile.ZipInfo], name: str) -> None:
                 f"{name!r} is corrupted (member {info.filename} claims "
                 f"{info.file_size} bytes in a file of {len(data)})."
             )
-    if sum(info.file_size for info in infos) > len(data):
-        raise FileError(f"{name!r} is corrupted (its members exceed the file).")
     end, previous = 0, None
     for info in sorted(infos, key=lambda info: info.header_offset):
         start = info.header_offset

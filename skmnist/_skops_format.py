@@ -5,8 +5,9 @@ trust every scikit-learn estimator) and the ``trusted`` list, then builds
 the object. :mod:`skmnist.persistence` wants less: a file may hold only the
 types of :data:`ALLOWED_TYPES`, no compressed or unreferenced member, and
 must give a fitted skmnist model whose parts agree. The zip archive itself is
-read by :mod:`zipfile` (including its CRC-32 check) and the objects are built
-by skops: nothing here reads or writes the container by hand.
+read by :mod:`zipfile` (including its CRC-32 check), after
+:mod:`skmnist._container` has checked that the work is linear in the file's
+size, and the objects are built by skops.
 """
 
 from __future__ import annotations

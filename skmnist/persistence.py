@@ -29,6 +29,8 @@ What is trusted, and why:
   estimator: any other type is refused with a ``ValueError`` naming it.
 - Arrays are read by NumPy with ``allow_pickle=False``; nothing in loading
   uses pickle.
+- Loading is work linear in the file's size, and what a file describes is
+  bounded before it is built (see :mod:`skmnist._container`).
 - The zip archive's CRC-32 of every member is checked: it catches
   corruption (a truncated download, flipped bits), not malicious edits.
   Nothing authenticates the file's origin: a hostile file may give a model
