@@ -212,13 +212,17 @@ def check_expansion(schema: dict, arrays: dict[str, int], name: str, size: int) 
     """
     cap = max(MAX_NODES, size) + 1
     written, nodes, elements = expansion(schema, arrays, name, cap)
-    if nodes > max(MAX_NODES, written) or elements > size:
-        raise FileError(
-            f"{name!r} is not a valid skmnist model file: its shared references "
-            f"describe more than {max(MAX_NODES, written)} objects or arrays of "
-            f"more than {size} elements (the file's size in bytes), far more "
-            "than any skmnist model; it is refused before anything is built."
-        )
+    if nodes > max(MAX_NODES, written):
+        excess = f"more than {max(MAX_NODES, written)} objects"
+    elif elements > size:
+        excess = f"arrays of more than {size} elements (the file's size in bytes)"
+    else:
+        return
+    raise FileError(
+        f"{name!r} is not a valid skmnist model file: its shared references "
+        f"describe {excess}, far more than any skmnist model; it is refused "
+        "before anything is built."
+    )
 
 
 def expansion(

@@ -302,12 +302,13 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "auto") 
     Raises
     ------
     ValueError
-        If the file is not a skmnist model file (or is one in the format of
-        skmnist's development versions), is corrupted (a member's CRC-32
-        does not match, or it is truncated), holds a type other than those of
-        :data:`TRUSTED_TYPES` and plain values, or describes a model whose
-        parts disagree; or if ``device`` is not available. The message names
-        the file.
+        If the file is not a regular file of at most 2 GiB, is not a skmnist
+        model file (or is one in the format of skmnist's development
+        versions), is corrupted (a member's CRC-32 does not match, members
+        overlap, or it is truncated), describes more than it holds, holds a
+        type other than those of :data:`TRUSTED_TYPES` and plain values, or
+        describes a model whose parts disagree; or if ``device`` is not
+        available. The message names the file.
     OSError
         If the file cannot be read.
 
@@ -530,8 +531,8 @@ def load_model_file(path: str | os.PathLike, *, allow_pickle: bool = False) -> A
         False. A :class:`ValueError`.
     ValueError
         If the file is named ``*.skmnist`` but holds a pickle; if it is not a
-        model file; or as :func:`load_model` for a secure file that is
-        corrupted or invalid. The message names the file.
+        regular file or not a model file; or as :func:`load_model` for a
+        secure file that is corrupted or invalid. The message names the file.
     OSError
         If the file cannot be read.
 
