@@ -5,8 +5,9 @@ trust every scikit-learn estimator) and the ``trusted`` list, then builds
 the object. :mod:`skmnist.persistence` wants less: a file may hold only the
 types of :data:`ALLOWED_TYPES`, no compressed or unreferenced member, and
 must give a fitted skmnist model whose parts agree. The zip archive itself is
-read by :mod:`zipfile` (including its CRC-32 check) and the objects are built
-by skops: nothing here reads or writes the container by hand.
+read by :mod:`zipfile` (including its CRC-32 check), after
+:mod:`skmnist._container` has checked that the work is linear in the file's
+size, and the objects are built by skops.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from . import _fitted_state, _loaded_checks
+from ._container import FileError, array_sizes, check_expansion, check_members
 from .classifier import MLPDigitClassifier
 from .preprocessing import PixelScaler
 
@@ -63,10 +65,6 @@ ALLOWED_LOADERS = frozenset(
 )
 SCHEMA = "schema.json"
 _OLD_METADATA = "metadata.json"  # the format of skmnist's development versions
-
-
-class FileError(ValueError):
-    """A complete error message about the file (it names the file)."""
 
 
 #: How the files of joblib.dump's compressors begin: zlib (its four levels'
@@ -117,18 +115,7 @@ def open_archive(data: bytes, name: str) -> zipfile.ZipFile:
         raise FileError(
             f"{name!r} is not a skmnist model file: the archive has no {SCHEMA}."
         )
-    for info in infos:
-        if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
-            raise FileError(
-                f"{name!r} holds a compressed or encrypted member "
-                f"({info.filename}), which is not read: save the model without "
-                "compression (the default of save_model and skops.io.dump)."
-            )
-        if info.file_size > len(data):
-            raise FileError(
-                f"{name!r} is corrupted (member {info.filename} claims "
-                f"{info.file_size} bytes in a file of {len(data)})."
-            )
+    check_members(data, infos, name)  # linear: each byte read once below
     try:
         damaged = archive.testzip()  # reads every member, checks its CRC-32
     except Exception as exc:
@@ -138,7 +125,7 @@ def open_archive(data: bytes, name: str) -> zipfile.ZipFile:
     return archive
 
 
-def read_schema(archive: zipfile.ZipFile, name: str) -> dict:
+def read_schema(archive: zipfile.ZipFile, name: str, size: int) -> dict:
     """``schema.json``, with its types and members checked before skops sees it."""
     try:
         schema = json.loads(archive.read(SCHEMA).decode("utf-8"))
@@ -174,6 +161,7 @@ def read_schema(archive: zipfile.ZipFile, name: str) -> dict:
     ]:
         if found:
             raise FileError(f"{name!r} is corrupted ({problem} member {min(found)}).")
+    check_expansion(schema, array_sizes(archive, files, name), name, size)
     return schema
 
 

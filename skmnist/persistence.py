@@ -29,6 +29,8 @@ What is trusted, and why:
   estimator: any other type is refused with a ``ValueError`` naming it.
 - Arrays are read by NumPy with ``allow_pickle=False``; nothing in loading
   uses pickle.
+- Loading is work linear in the file's size, and what a file describes is
+  bounded before it is built (see :mod:`skmnist._container`).
 - The zip archive's CRC-32 of every member is checked: it catches
   corruption (a truncated download, flipped bits), not malicious edits.
   Nothing authenticates the file's origin: a hostile file may give a model
@@ -76,6 +78,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from . import _fitted_state, _skops_format
+from ._container import open_model_file, read_model_file
 from ._fitted_state import DEVICE_WARNING
 from ._skops_format import ESTIMATOR_TYPES, STEP_TYPES, FileError
 from ._training.device import resolve_device
@@ -301,12 +304,13 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "auto") 
     Raises
     ------
     ValueError
-        If the file is not a skmnist model file (or is one in the format of
-        skmnist's development versions), is corrupted (a member's CRC-32
-        does not match, or it is truncated), holds a type other than those of
-        :data:`TRUSTED_TYPES` and plain values, or describes a model whose
-        parts disagree; or if ``device`` is not available. The message names
-        the file.
+        If the file is not a regular file of at most 2 GiB, is not a skmnist
+        model file (or is one in the format of skmnist's development
+        versions), is corrupted (a member's CRC-32 does not match, members
+        overlap, or it is truncated), describes more than it holds, holds a
+        type other than those of :data:`TRUSTED_TYPES` and plain values, or
+        describes a model whose parts disagree; or if ``device`` is not
+        available. The message names the file.
     OSError
         If the file cannot be read.
 
@@ -332,8 +336,13 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "auto") 
     """
     target = None if device == "auto" else resolve_device(device)
     name = os.fspath(path)
-    with open(path, "rb") as file:  # OSError: missing, a folder, unreadable
-        data = file.read()
+    with open_model_file(path) as file:  # OSError: missing, a folder, unreadable
+        data = read_model_file(file, name)
+    return _loaded(data, name, target)
+
+
+def _loaded(data: bytes, name: str, target: torch.device | None) -> Any:
+    """The model of a file's bytes, on ``target`` (None: where it was saved)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model, classifiers = _load(data, name)
@@ -351,7 +360,7 @@ def _load(data: bytes, name: str) -> tuple[Any, list[MLPDigitClassifier]]:
     """skops.io.loads between skmnist's checks; every error a ValueError."""
     try:
         with _skops_format.open_archive(data, name) as archive:
-            _skops_format.read_schema(archive, name)
+            _skops_format.read_schema(archive, name, len(data))
         model = skops.io.loads(data, trusted=TRUSTED_TYPES)
         return model, _skops_format.check_model(model)
     except FileError:
@@ -524,8 +533,8 @@ def load_model_file(path: str | os.PathLike, *, allow_pickle: bool = False) -> A
         False. A :class:`ValueError`.
     ValueError
         If the file is named ``*.skmnist`` but holds a pickle; if it is not a
-        model file; or as :func:`load_model` for a secure file that is
-        corrupted or invalid. The message names the file.
+        regular file or not a model file; or as :func:`load_model` for a
+        secure file that is corrupted or invalid. The message names the file.
     OSError
         If the file cannot be read.
 
@@ -557,7 +566,7 @@ def load_model_file(path: str | os.PathLike, *, allow_pickle: bool = False) -> A
     """
     name = os.fspath(path)
     secure_name = Path(name).suffix.lower() == SECURE_SUFFIX
-    with open(path, "rb") as file:  # OSError: missing, a folder, unreadable
+    with open_model_file(path) as file:  # OSError: missing, a folder, unreadable
         head = file.read(8)
         pickled = head.startswith(_PICKLE_MAGICS)
         if secure_name and pickled:
@@ -575,7 +584,8 @@ def load_model_file(path: str | os.PathLike, *, allow_pickle: bool = False) -> A
                 )
             file.seek(0)
             return _unpickle(file, name)
-    return load_model(path)
+        data = read_model_file(file, name)
+    return _loaded(data, name, None)
 
 
 def _unpickle(file: io.BufferedReader, name: str) -> Any:
