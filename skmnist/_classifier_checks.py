@@ -28,10 +28,10 @@ from torch import nn
 
 from ._fit_plan import hidden_layer_sizes
 from ._loaded_checks import (
-    _all,
-    _is_real,
+    all_of,
     check_parameters,
     integer,
+    is_real,
     list_of,
     one_of,
     optional,
@@ -43,7 +43,13 @@ from ._training.network import ACTIVATIONS
 __all__ = ["ARCHITECTURE_KEYS", "check_parameters_agree"]
 
 #: The keys of ``_architecture``: the keyword arguments of ``build_mlp``.
-ARCHITECTURE_KEYS = ("n_features", "hidden_layer_sizes", "n_outputs", "activation")
+ARCHITECTURE_KEYS = (
+    "n_features",
+    "hidden_layer_sizes",
+    "n_outputs",
+    "activation",
+    "dropout",
+)
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
@@ -154,7 +160,7 @@ def _described(module: nn.Sequential) -> dict:
 
 def architecture(value: Any, clf: Any) -> str | None:
     """The network's description, as ``build_mlp`` was given it."""
-    if not isinstance(value, dict) or set(value) != {*ARCHITECTURE_KEYS, "dropout"}:
+    if not isinstance(value, dict) or set(value) != set(ARCHITECTURE_KEYS):
         return "is not a description of a network"
     net = _described(clf.module_)
     sizes = value["hidden_layer_sizes"]
@@ -166,7 +172,7 @@ def architecture(value: Any, clf: Any) -> str | None:
         or value["n_features"] != net["n_features"]
         or value["n_outputs"] != net["n_outputs"]
         or sizes != net["hidden_layer_sizes"]
-        or not (_is_real(dropout) and 0 <= dropout < 1)
+        or not (is_real(dropout) and 0 <= dropout < 1)
         or net["dropouts"] - {float(dropout)}
         or (dropout > 0 and sizes and not net["dropouts"])
         or not isinstance(value["activation"], str)
@@ -217,8 +223,8 @@ def device(value: Any, clf: Any) -> str | None:
     return None if isinstance(value, str) else "is not a device"
 
 
-n_outputs_check = _all(integer(1), n_outputs)
-n_layers_check = _all(integer(2), n_layers)
+n_outputs_check = all_of(integer(1), n_outputs)
+n_layers_check = all_of(integer(2), n_layers)
 loss_curve = list_of(real())  # empty if the first epoch diverged
 learning_rate = optional(real(0, open_low=True))
 

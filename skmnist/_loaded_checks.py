@@ -43,11 +43,13 @@ __all__ = [
     "PIPELINE_FITTED",
     "SCALER_FITTED",
     "Field",
+    "all_of",
     "check_fields",
     "check_parameters",
     "check_pipeline",
     "check_scaler",
     "integer",
+    "is_real",
     "real",
 ]
 
@@ -81,7 +83,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
-def _is_real(value: Any) -> bool:
+def is_real(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
@@ -113,9 +115,9 @@ def real(
     """
 
     def check(value: Any, owner: Any) -> str | None:
-        if _is_real(value) and infinity is not None and value == infinity:
+        if is_real(value) and infinity is not None and value == infinity:
             return None
-        if not _is_real(value) or not math.isfinite(value):
+        if not is_real(value) or not math.isfinite(value):
             return "is not a finite number"
         if value < low or value > high or (open_low and value == low):
             above = "above" if open_low else "at least"
@@ -231,7 +233,7 @@ def _plain(value: Any, allow_inf: bool) -> str | None:
         return None
     if _is_int(value):
         return None if abs(value) <= LARGEST else "is an integer beyond int64"
-    if _is_real(value):
+    if is_real(value):
         if math.isfinite(value) or (allow_inf and value == math.inf):
             return None
         return "is not a finite number"
@@ -301,7 +303,7 @@ def _scaler_constant(fixed: Callable[[Any], float | None]) -> Check:
     return check
 
 
-def _all(*checks: Check) -> Check:
+def all_of(*checks: Check) -> Check:
     """Each of ``checks`` in turn: the first problem."""
 
     def check(value: Any, owner: Any) -> str | None:
@@ -337,7 +339,7 @@ SCALER_FITTED = (
     Field("feature_names_in_", feature_names, optional=True),
     Field(
         "data_max_",
-        _all(
+        all_of(
             real(0, open_low=True, float32=True),
             _scaler_constant(
                 lambda s: None if s.max_value == "auto" else float(s.max_value),
@@ -346,11 +348,11 @@ SCALER_FITTED = (
     ),
     Field(
         "mean_",
-        _all(real(float32=True), _scaler_constant(_standardised(MNIST_MEAN, 0))),
+        all_of(real(float32=True), _scaler_constant(_standardised(MNIST_MEAN, 0))),
     ),
     Field(
         "scale_",
-        _all(
+        all_of(
             # 1 / scale_ multiplies the pixels in float32: keep it finite.
             real(1 / _FLOAT32_MAX, open_low=True, float32=True),
             _scaler_constant(_standardised(MNIST_STD, 1)),
