@@ -11,6 +11,8 @@ plan through it, so a model fitted in a batch is planned exactly as alone.
 
 from __future__ import annotations
 
+import itertools
+import os
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -38,6 +40,7 @@ from ._training.optimizers import OptimizerConfig
 from ._user_warning import warn_user
 
 __all__ = [
+    "MAX_COUNT",
     "FitPlan",
     "check_other_params",
     "check_partial_fit",
@@ -48,6 +51,10 @@ __all__ = [
 ]
 
 FLOAT_DTYPES = (np.float32, np.float64)
+
+#: The largest layer width and number of epochs (int32's): larger values
+#: overflow the engine's int64 step counts and tensor sizes.
+MAX_COUNT = 2**31 - 1
 
 #: ``max_iter="auto"``: at least this many epochs, and on small data as many
 #: more as it takes to make AUTO_STEPS optimizer steps (minibatches), up to
@@ -81,6 +88,7 @@ def check_other_params(est) -> None:
     which scikit-learn skips its own validation.
     """
     hidden_layer_sizes(est)
+    _check_class_weight(est.class_weight)
     not_callable = [c for c in est.callbacks or () if not callable(c)]
     if not_callable:
         raise InvalidParameterError(
@@ -206,6 +214,8 @@ def plan_fit(est, X, y, sample_weight, classes, incremental, one_epoch):
         max_fun=est.max_fun,
         precision=est.precision,
     )
+    if not incremental:
+        _check_network_fits(job)
     return FitPlan(
         job=job,
         classes=classes_,
@@ -382,13 +392,66 @@ def hidden_layer_sizes(est):
     sizes = est.hidden_layer_sizes
     sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
     if not all(
-        isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes
+        isinstance(s, Integral) and not isinstance(s, bool) and 0 < s <= MAX_COUNT
+        for s in sizes
     ):
         raise InvalidParameterError(
-            "hidden_layer_sizes must be positive integers, got "
-            f"{est.hidden_layer_sizes!r}."
+            f"hidden_layer_sizes must be positive integers of at most {MAX_COUNT:,}, "
+            f"got {_short_repr(est.hidden_layer_sizes)}."
         )
     return [int(s) for s in sizes]
+
+
+def _short_repr(value) -> str:
+    """``repr(value)`` cut to 60 characters (huge integers have no repr)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer past Python's 4300 digits of str()
+        return f"<{type(value).__name__} too large to print>"
+    return text if len(text) <= 60 else f"{text[:30]}...{text[-25:]}"
+
+
+def _check_class_weight(class_weight) -> None:
+    """A dict of class weights holds finite, non-negative real numbers."""
+    if not isinstance(class_weight, dict):
+        return
+    for label, value in class_weight.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            number = None
+        if isinstance(value, bool) or number is None or not 0 <= number < np.inf:
+            raise InvalidParameterError(
+                "class_weight must map classes to finite, non-negative numbers, "
+                f"got {_short_repr(value)} for class {_short_repr(label)}."
+            )
+
+
+def _device_memory(device: torch.device) -> int | None:
+    """The bytes of memory ``device`` has in all, None if unknown."""
+    try:
+        if device.type == "cuda":
+            return int(torch.cuda.get_device_properties(device).total_memory)
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError, RuntimeError):
+        return None
+
+
+def _check_network_fits(job: Job) -> None:
+    """Refuse, before torch builds it, a network larger than the device's memory.
+
+    Such sizes (``hidden_layer_sizes=[2**30, 2**30]``) would otherwise reach
+    torch, whose errors for sizes past int64 are C++ stack traces.
+    """
+    widths = [
+        job.architecture["n_features"],
+        *job.architecture["hidden_layer_sizes"],
+        job.architecture["n_outputs"],
+    ]
+    weights = sum(a * b + b for a, b in itertools.pairwise(widths))
+    memory = _device_memory(job.device)
+    if memory is not None and weights * job.dtype.itemsize > memory:
+        raise job.out_of_memory(host=job.device.type != "cuda")
 
 
 def _batch_size(est, n_samples):

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _fitted_state
 from ._fit_plan import (
     FLOAT_DTYPES,
+    MAX_COUNT,
     check_other_params,
     check_partial_fit,
     final_loss,
@@ -57,7 +58,10 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     hidden_layer_sizes : array-like of int or int, default=(512, 256)
-        Width of each hidden layer. An empty tuple gives a linear softmax model.
+        Width of each hidden layer (at most 2**31 - 1; a network whose
+        weights alone exceed the device's memory is refused with a
+        :class:`MemoryError` before it is built). An empty tuple gives a
+        linear softmax model.
     activation : {"relu", "gelu", "silu", "tanh", "logistic", "identity"}, \
             default="relu"
         Activation of the hidden layers.
@@ -93,10 +97,10 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     power_t : float, default=0.5
         Exponent of the ``"invscaling"`` schedule.
     max_iter : int or "auto", default="auto"
-        Maximum number of epochs (passes over the training data); with
-        ``"lbfgs"``, of iterations. ``"auto"`` is 20 epochs, or on small data
-        as many more as make 500 minibatch steps, up to 50 epochs
-        (``"lbfgs"``: 200 iterations).
+        Maximum number of epochs (passes over the training data, at most
+        2**31 - 1); with ``"lbfgs"``, of iterations. ``"auto"`` is 20
+        epochs, or on small data as many more as make 500 minibatch steps,
+        up to 50 epochs (``"lbfgs"``: 200 iterations).
     shuffle : bool, default=True
         Whether to shuffle the samples at every epoch.
     random_state : int, RandomState instance or None, default=None
@@ -139,7 +143,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
     label_smoothing : float, default=0.0
         Label smoothing of the cross-entropy targets.
     class_weight : dict, "balanced" or None, default=None
-        Weights of the classes, multiplied into ``sample_weight``.
+        Weights of the classes (finite, non-negative numbers), multiplied
+        into ``sample_weight``.
     augment : bool, default=False
         Distort every training minibatch afresh, on the training device: a
         random affine map (rotation up to 12 degrees, scaling and shear up
@@ -265,7 +270,10 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         "learning_rate": [StrOptions({"cosine", "constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_iter": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, MAX_COUNT, closed="both"),
+        ],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "tol": [Interval(Real, 0, None, closed="left")],

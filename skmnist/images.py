@@ -39,8 +39,6 @@ lines, and the connected pieces come from :func:`scipy.ndimage.label`.
 from __future__ import annotations
 
 import os
-import struct
-import zlib
 from numbers import Integral
 from typing import Any
 
@@ -54,6 +52,8 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._image_files import _DECODING_ERRORS, open_image
+from ._image_files import import_pillow as _import_pillow
 from ._user_warning import warn_user
 
 __all__ = ["INVERT_CHOICES", "DigitNormalizer", "normalize_digit", "read_digit_image"]
@@ -67,27 +67,7 @@ _FLOOR = 0.15  # and so is anything under this share of the strongest ink
 _DUST = 8  # the polarity is decided past this many extreme pixels
 _MIN_PIECE = 0.01  # pieces of ink holding less than this share are specks
 _MAX_SIDE = 1024  # larger images are reduced to this many pixels first
-# Besides OSError, Pillow's decoders let these through on some malformed files.
-_DECODING_ERRORS = (
-    SyntaxError,
-    EOFError,
-    IndexError,
-    KeyError,
-    struct.error,
-    zlib.error,
-)
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2 luma, as Pillow's convert("L")
-
-
-def _import_pillow() -> tuple[Any, Any]:
-    try:
-        from PIL import Image, ImageOps
-    except ImportError as exc:
-        raise ImportError(
-            "normalising images of digits needs Pillow: pip install skmnist[cli] "
-            "(or pip install pillow)"
-        ) from exc
-    return Image, ImageOps
 
 
 def _pil_grayscale(image: Any) -> np.ndarray:
@@ -342,12 +322,17 @@ def read_digit_image(
     """Read an image file of one digit as an MNIST-style row of pixels.
 
     The file is decoded by Pillow (EXIF orientation applied) and normalised
-    by :func:`normalize_digit`.
+    by :func:`normalize_digit`. Files from others are taken to be hostile:
+    only PNG, JPEG, BMP and GIF files are read (recognised by their content,
+    whatever their name), and an image of more than 4096 x 4096 pixels
+    (16,777,216) is refused from its header, before it is decoded. A JPEG
+    photo is decoded at a reduced scale (1/2, 1/4 or 1/8) when it is large,
+    so the bound applies to the reduced image.
 
     Parameters
     ----------
     path : str or os.PathLike
-        An image file in any format Pillow reads (PNG, JPEG, BMP, GIF, ...).
+        A PNG, JPEG, BMP or GIF file.
     side : int, default=28
         Width and height of the digit, in pixels.
     invert : {"auto", "always", "never"}, default="auto"
@@ -364,9 +349,11 @@ def read_digit_image(
     ImportError
         If Pillow is not installed.
     OSError
-        If the file cannot be opened or is not an image Pillow can read.
+        If the file cannot be opened, is not a PNG, JPEG, BMP or GIF file, or
+        is malformed (a truncated file, for one). The message names the file.
     ValueError
-        If ``side`` or ``invert`` is not valid.
+        If the image has more than 4096 x 4096 pixels (the message names the
+        file, its size and the bound), or ``side`` or ``invert`` is not valid.
 
     See Also
     --------
@@ -393,15 +380,13 @@ def read_digit_image(
     """
     _check_invert(invert)
     _check_side(side)
-    image_module, _ = _import_pillow()
-    try:
-        with image_module.open(path) as image:
-            image.load()
+    # A JPEG may be decoded reduced, to twice the size its thumbnail is made
+    # from (as Pillow's thumbnail() would with its default reducing_gap).
+    with open_image(path, reduced_side=2 * _MAX_SIDE) as image:
+        try:
             pixels = _grayscale(image)
-    except image_module.DecompressionBombError as exc:
-        raise ValueError(f"{os.fspath(path)!r} is too large an image ({exc})") from exc
-    except _DECODING_ERRORS as exc:
-        raise OSError(f"{os.fspath(path)!r} is a malformed image ({exc})") from exc
+        except _DECODING_ERRORS as exc:  # e.g. malformed EXIF data
+            raise OSError(f"{os.fspath(path)!r} is a malformed image ({exc})") from exc
     return _normalize(pixels, side, invert, repr(os.fspath(path))).ravel()
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 EXIT_USAGE_ERROR = 2
 
+_MAX_SEED = 2**32 - 1  # NumPy's seeds, as scikit-learn's random_state
+
 # Parameters that --param cannot set (the CLI sets the callbacks itself).
 RESERVED_PARAMS = frozenset({"callbacks"})
 
@@ -75,15 +77,29 @@ def param_assignment(text: str) -> tuple[str, Any]:
 
 
 def random_state(text: str) -> int | None:
-    """argparse type of ``--random-state``: an int, or None for ``none``."""
+    """argparse type of ``--random-state``: an int, or None for ``none``.
+
+    Examples
+    --------
+    >>> from skmnist.cli._options import random_state
+    >>> random_state("42"), random_state("none")
+    (42, None)
+    >>> random_state(str(2**70))
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected an integer from 0 to 4294967295 or 'none', ...
+    """
     if text.strip().lower() == "none":
         return None
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
+        value = -1
+    if not 0 <= value <= _MAX_SEED:
         raise argparse.ArgumentTypeError(
-            f"expected an integer or 'none', got {text!r}"
-        ) from None
+            f"expected an integer from 0 to {_MAX_SEED} or 'none', got {text!r}"
+        )
+    return value
 
 
 def device_name(text: str) -> str:

@@ -80,6 +80,39 @@ def check_output_file(path: str, what: str) -> None:
         )
 
 
+# Characters that make a spreadsheet read a cell as a formula (OWASP's list).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    r"""A CSV cell that a spreadsheet shows as text, never runs as a formula.
+
+    Text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return is prefixed with a single quote, as OWASP recommends against CSV
+    injection (a class label ``=HYPERLINK(...)`` would otherwise be a live
+    formula in Excel or LibreOffice). A carriage return inside text becomes
+    a line feed: :mod:`csv` then quotes the cell (with ``lineterminator="\n"``
+    it leaves a carriage return bare, and a spreadsheet would start a new
+    row there, whose first cell could be a formula). Numbers and other text
+    are unchanged.
+
+    Examples
+    --------
+    >>> from skmnist.cli._output import csv_cell
+    >>> csv_cell('=HYPERLINK("http://example.com","7")')
+    '\'=HYPERLINK("http://example.com","7")'
+    >>> csv_cell("seven"), csv_cell("-1"), csv_cell(-1)
+    ('seven', "'-1", -1)
+    >>> csv_cell("a\r=1+2")
+    'a\n=1+2'
+    """
+    if not isinstance(value, str):
+        return value
+    if value.startswith(_FORMULA_STARTS):
+        value = "'" + value
+    return value.replace("\r", "\n")
+
+
 def error_line(message: str) -> str:
     """The one line an error is reported as, ``skmnist: error: <message>``."""
     return f"{PROG}: error: {message}"

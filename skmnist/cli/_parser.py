@@ -71,12 +71,12 @@ _PREDICT_EXAMPLES = """\
 inputs:
   IDX files (e.g. t10k-images-idx3-ubyte[.gz]) of shape (n, 28, 28) or
   (n, 784); .npy arrays of shape (n, 784), (n, 28, 28) or (28, 28), with
-  pixel intensities from 0 to 255; image files (PNG, JPEG, ...) of one
-  digit each. Images are normalised as MNIST's digits were (see
-  skmnist.images): paper to black and ink to white (a dark digit on light
-  paper is inverted; see --invert), the ink cropped, scaled into a 20x20
-  box and centred on 28x28 pixels by its centre of mass. Transparent pixels
-  count as white paper.
+  pixel intensities from 0 to 255; image files (PNG, JPEG, BMP or GIF, at
+  most 4096x4096 pixels) of one digit each. Images are normalised as
+  MNIST's digits were (see skmnist.images): paper to black and ink to
+  white (a dark digit on light paper is inverted; see --invert), the ink
+  cropped, scaled into a 20x20 box and centred on 28x28 pixels by its
+  centre of mass. Transparent pixels count as white paper.
 
 output:
   CSV with the columns source,index,prediction (and proba_<class> with
@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         "inputs",
         metavar="INPUT",
         nargs="+",
-        help="IDX file, .npy array or image file (PNG, JPEG, ...)",
+        help="IDX file, .npy array or image file (PNG, JPEG, BMP or GIF)",
     )
     predict.add_argument(
         "--output",

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..datasets import read_samples
 from ._loading import load_model
-from ._output import check_output_file
+from ._output import check_output_file, csv_cell
 
 
 def _warn_if_unit_range(X: np.ndarray, model: Any, path: str) -> None:
@@ -69,14 +69,15 @@ def run(args: argparse.Namespace) -> int:
     header = ["source", "index", "prediction"]
     columns: list[np.ndarray] = [np.concatenate(indices), predictions]
     if args.proba:
-        header += [f"proba_{label}" for label in model.classes_]
+        header += [csv_cell(f"proba_{label}") for label in model.classes_]
         columns.append(_without_range_warning(model.predict_proba, X))
 
     def write(file: TextIO) -> None:
         writer = csv.writer(file, lineterminator="\n")
         writer.writerow(header)
         for source, index, prediction, *proba in zip(sources, *columns, strict=True):
-            row = [source, int(index), prediction]
+            # Text cells (file names, string labels) never become formulas.
+            row = [csv_cell(source), int(index), csv_cell(prediction)]
             if proba:
                 row += [f"{p:.6f}" for p in proba[0]]
             writer.writerow(row)

@@ -6,7 +6,7 @@
 - :func:`read_idx` and :func:`write_idx` read and write any IDX file, the
   format of the original MNIST distribution.
 - :func:`read_samples` reads the images of digits in an IDX file, a ``.npy``
-  array or an image file (PNG, JPEG, ...) as the rows of ``X`` a model
+  array or an image file (PNG, JPEG, BMP or GIF) as the rows of ``X`` a model
   takes, as ``skmnist predict`` does.
 - :class:`DatasetWarning` tells that IDX files are not the official release
   of the dataset asked for (another dataset's, or unknown files).

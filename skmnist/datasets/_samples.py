@@ -8,6 +8,7 @@ from numbers import Integral
 
 import numpy as np
 
+from .._image_files import format_names
 from ..images import _check_invert, read_digit_image
 from ._idx import read_idx
 
@@ -90,7 +91,8 @@ def read_samples(
       square root of ``n_features``. The values are returned as stored (0 to
       255 for MNIST-like data); only numbers are accepted, and a ``.npy``
       file never unpickles anything;
-    - any other file is read as an image of one digit (PNG, JPEG, ...) by
+    - any other file is read as an image of one digit (a PNG, JPEG, BMP or
+      GIF file of at most 4096 x 4096 pixels; other formats are refused) by
       :func:`skmnist.images.read_digit_image`, which normalises it the way
       MNIST's digits were: paper to black, ink to white, cropped, scaled and
       centred on side x side pixels. It needs Pillow and a square
@@ -120,8 +122,9 @@ def read_samples(
         If the file is missing, a folder or unreadable.
     ValueError
         If the data do not have one of the shapes above, are not numbers, the
-        file is corrupt (a truncated or hostile IDX or ``.npy`` file, an image
-        Pillow cannot read), or ``n_features`` or ``invert`` is not valid. The
+        file is corrupt (a truncated or hostile IDX or ``.npy`` file, a
+        malformed image), in another format, an image of more than 4096 x
+        4096 pixels, or ``n_features`` or ``invert`` is not valid. The
         message names the file.
     ImportError
         If the file is an image and Pillow is not installed.
@@ -182,8 +185,11 @@ def read_samples(
     try:
         pixels = read_digit_image(path, side=side, invert=invert)
     except OSError as exc:
+        # The cause is what Pillow said of a malformed file; none if the
+        # file is in another format.
+        detail = f": {exc.__cause__}" if exc.__cause__ is not None else ""
         raise ValueError(
-            f"{name!r} is not a .npy array, an IDX file or an image file that "
-            f"Pillow can read ({exc})"
+            f"{name!r} is not a .npy array, an IDX file or an image file skmnist "
+            f"reads, a readable {format_names()} image{detail}"
         ) from exc
     return pixels.reshape(1, n_features)
