@@ -33,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ __all__ = [
     "assign",
     "check_loaded",
     "from_file",
+    "restore_attributes",
+    "saved_attributes",
     "storable",
     "store",
     "to_file",
@@ -381,3 +384,21 @@ def check_loaded(estimator: Any) -> None:
     missing = sorted(parameters - held)
     if missing:
         raise ValueError(f"the classifier lacks the parameters {missing}")
+
+
+def saved_attributes(estimator: Any) -> dict:
+    """Every attribute of ``estimator``, for :func:`restore_attributes`.
+
+    A fit replaces its attributes rather than change them in place, but
+    for the random state, which is copied.
+    """
+    saved = dict(estimator.__dict__)
+    if "_rng" in saved:  # advanced in place by a call
+        saved["_rng"] = copy.deepcopy(saved["_rng"])
+    return saved
+
+
+def restore_attributes(estimator: Any, saved: dict) -> None:
+    """Put back the attributes of :func:`saved_attributes`, removing any other."""
+    estimator.__dict__.clear()
+    estimator.__dict__.update(saved)
