@@ -31,9 +31,9 @@ pytestmark = pytest.mark.skipif(
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 120
 
-# The child's common part: small digits, a model, and markers on stdout. A
-# slowed minibatch step (``slow``) keeps an epoch running long enough for the
-# signal to land inside it.
+# The child's common part: small digits, a model, and markers on stdout. The
+# minibatch step ``slow`` says so at its third call and waits for the signal,
+# so that it lands inside the first epoch however late it comes.
 PRELUDE = """
 import json, sys, time
 import numpy as np
@@ -53,7 +53,7 @@ def slow(*args):
     calls[0] += 1
     if calls[0] == 3:
         print(f"{name[0]}: inside an epoch", flush=True)
-    time.sleep(0.02)
+        time.sleep(600)
     return original(*args)
 
 def marker(info):
@@ -218,6 +218,8 @@ def count(info):
     if info["epoch"] == 1:
         fits[0] += 1
     print(f"fit {fits[0]} epoch {info['epoch']}", flush=True)
+    if fits[0] == 1 and info["epoch"] == 2:
+        time.sleep(600)  # the signal comes here, however late
 
 clf = MLPDigitClassifier(**dict(PARAMS, max_iter=30), callbacks=[count])
 scores = cross_val_score(clf, X, y, cv=5)
