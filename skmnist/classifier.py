@@ -439,19 +439,16 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         job.run.callbacks = [reporter, *job.run.callbacks]
         try:
             (outcome,) = train([job])
-        except TrainingInterrupted as interrupted:
-            # Ctrl-C: keep the complete epochs of this call, if any, then
-            # stop as any KeyboardInterrupt does.
+            interrupt = None
+        except TrainingInterrupted as interrupted:  # Ctrl-C
             (outcome,) = interrupted.outcomes
             kept, interrupt = interruption(plan, outcome)
-            if not kept:
-                raise interrupt from None  # _transaction restores everything
-            self._finish_fit(plan, outcome, one_epoch)
-            return interrupt
+            if not kept:  # no complete epoch: _transaction restores everything
+                raise interrupt from None
         finally:
             reporter.close()
         self._finish_fit(plan, outcome, one_epoch)
-        return None
+        return interrupt  # raised by _transaction once the epochs are kept
 
     def _finish_fit(self, plan, outcome, one_epoch):
         """Store the trained network and its history as fitted attributes."""
