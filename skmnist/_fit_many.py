@@ -15,15 +15,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._fit_plan import plan_fit
+from ._fit_plan import interruption, plan_fit
+from ._fitted_state import restore_attributes, saved_attributes
 from ._training.fit import stack_key, train
+from ._training.loop import TrainingInterrupted
 from ._user_warning import warn_user
 from .classifier import MLPDigitClassifier
-
-
-def _restore(estimator: MLPDigitClassifier, state: dict) -> None:
-    estimator.__dict__.clear()
-    estimator.__dict__.update(state)
 
 
 def _plan(estimator: MLPDigitClassifier, X, y, weight):
@@ -43,8 +40,25 @@ def _fit_models(
     fails is left as it was and ``failures[index]`` holds its traceback; a
     batch that fails as a whole (e.g. out of memory) is fitted again one model
     at a time, with a warning.
+
+    A ``KeyboardInterrupt`` propagates, with each estimator as its own
+    interrupted ``fit`` would leave it: those fitted keep their fit, those
+    interrupted after a complete epoch keep their complete epochs, and the
+    others are left as they were.
     """
-    saved = [dict(e.__dict__) for e in estimators]
+    saved = [saved_attributes(e) for e in estimators]
+    settled: set[int] = set()  # fitted, or left consistent by their own fit
+    try:
+        _fit_all(estimators, datasets, max_models, failures, saved, settled)
+    except KeyboardInterrupt:
+        for index, estimator in enumerate(estimators):
+            if index not in settled:
+                restore_attributes(estimator, saved[index])
+        raise
+
+
+def _fit_all(estimators, datasets, max_models, failures, saved, settled) -> None:
+    """:func:`_fit_models`' work; ``settled`` gains each estimator it is done with."""
 
     def attempt(index, action, *args, **kwargs):
         if failures is None:
@@ -52,7 +66,7 @@ def _fit_models(
         try:
             return action(*args, **kwargs)
         except Exception:
-            _restore(estimators[index], saved[index])
+            restore_attributes(estimators[index], saved[index])
             failures[index] = traceback.format_exc()
             return None
 
@@ -66,6 +80,7 @@ def _fit_models(
             # Convert shared integer images once, so folds stay shared.
             X = converted.setdefault(id(X), np.ascontiguousarray(X, np.float32))
         if estimator.solver == "lbfgs" or np.ndim(y) == 2:  # not stackable
+            settled.add(index)  # its fit restores it, or keeps its epochs
             attempt(index, estimator.fit, X, y, sample_weight=weight)
             continue
         plan = attempt(index, _plan, estimator, X, y, weight)
@@ -77,7 +92,7 @@ def _fit_models(
         for start in range(0, len(members), max_models):
             chunk = members[start : start + max_models]
             try:
-                _fit_group([(estimators[i], plan) for i, plan, _ in chunk])
+                _fit_group([(i, estimators[i], plan) for i, plan, _ in chunk], settled)
             except Exception as error:
                 if failures is None:
                     raise
@@ -87,7 +102,8 @@ def _fit_models(
                     UserWarning,
                 )
                 for i, _, (X, y, weight) in chunk:
-                    _restore(estimators[i], saved[i])
+                    restore_attributes(estimators[i], saved[i])
+                    settled.add(i)
                     attempt(i, estimators[i].fit, X, y, sample_weight=weight)
 
 
@@ -101,11 +117,29 @@ def _unpack(dataset) -> tuple:
     return (*dataset, None) if len(dataset) == 2 else tuple(dataset)
 
 
-def _fit_group(members: list) -> None:
-    """Train the planned fits of one stack key together; store each result."""
-    jobs = [plan.job for _, plan in members]
+def _fit_group(members: list, settled: set[int]) -> None:
+    """Train the planned fits of one stack key together; store each result.
+
+    ``members`` are ``(index, estimator, plan)``; ``settled`` gains the index
+    of each estimator stored. Interrupted, the estimators with a complete
+    epoch of their own keep their epochs, as in an interrupted ``fit``.
+    """
+    jobs = [plan.job for _, _, plan in members]
     for job in jobs:
         job.run.verbose = 0  # verbose is ignored in batched fits
-    outcomes = train(jobs)
-    for (estimator, plan), outcome in zip(members, outcomes, strict=True):
+    try:
+        outcomes = train(jobs)
+    except TrainingInterrupted as interrupted:
+        for (index, estimator, plan), outcome in zip(
+            members, interrupted.outcomes, strict=True
+        ):
+            if interruption(plan, outcome)[0]:
+                estimator._finish_fit(plan, outcome, False)
+                settled.add(index)
+        raise KeyboardInterrupt(
+            "fit_many was interrupted; each model keeps its complete epochs, "
+            "or is left as it was before the call if it had none."
+        ) from None
+    for (index, estimator, plan), outcome in zip(members, outcomes, strict=True):
         estimator._finish_fit(plan, outcome, False)
+        settled.add(index)

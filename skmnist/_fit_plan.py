@@ -46,6 +46,7 @@ __all__ = [
     "check_partial_fit",
     "final_loss",
     "hidden_layer_sizes",
+    "interruption",
     "plan_fit",
     "warn_if_not_converged",
 ]
@@ -528,6 +529,30 @@ def final_loss(est, module, state) -> float | None:
     with torch.no_grad():
         penalty = float(l2_penalty(module, est.alpha))
     return state.loss_curve[-1] + penalty
+
+
+def interruption(plan: FitPlan, outcome) -> tuple[bool, KeyboardInterrupt]:
+    """Whether an interrupted fit keeps epochs, and the interrupt to raise.
+
+    A fit interrupted after at least one complete epoch of its own keeps
+    them (the engine restored the last one, or the best validation epoch);
+    otherwise the estimator is left as it was before the call.
+    """
+    epochs = outcome.state.n_iter - plan.n_iter_start
+    if not epochs:
+        return False, KeyboardInterrupt(
+            "fit was interrupted before it completed an epoch; the estimator "
+            "is left as it was before the call."
+        )
+    weights = (
+        "the best validation epoch's weights"
+        if plan.job.run.validation is not None
+        else "the last complete epoch's weights"
+    )
+    return True, KeyboardInterrupt(
+        f"fit was interrupted after {epochs} complete "
+        f"epoch{'s' if epochs > 1 else ''}; the estimator keeps {weights}."
+    )
 
 
 def warn_if_not_converged(est, state, one_epoch: bool, max_iter: int) -> None:

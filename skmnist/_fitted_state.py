@@ -35,6 +35,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ __all__ = [
     "assign",
     "check_loaded",
     "from_file",
+    "restore_attributes",
+    "saved_attributes",
     "storable",
     "store",
     "to_file",
@@ -433,3 +436,21 @@ def check_loaded(estimator: Any) -> None:
     # InvalidParameterError: a ValueError
     check_fields(estimator, "the classifier", FITTED, names, estimator._validate_params)
     checks.check_parameters_agree(estimator)
+
+
+def saved_attributes(estimator: Any) -> dict:
+    """Every attribute of ``estimator``, for :func:`restore_attributes`.
+
+    A fit replaces its attributes rather than change them in place, but
+    for the random state, which is copied.
+    """
+    saved = dict(estimator.__dict__)
+    if "_rng" in saved:  # advanced in place by a call
+        saved["_rng"] = copy.deepcopy(saved["_rng"])
+    return saved
+
+
+def restore_attributes(estimator: Any, saved: dict) -> None:
+    """Put back the attributes of :func:`saved_attributes`, removing any other."""
+    estimator.__dict__.clear()
+    estimator.__dict__.update(saved)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -23,12 +22,14 @@ from ._fit_plan import (
     check_other_params,
     check_partial_fit,
     final_loss,
+    interruption,
     plan_fit,
     warn_if_not_converged,
 )
 from ._inputs import host_array
 from ._progress import EpochReporter
 from ._training.fit import train
+from ._training.loop import TrainingInterrupted
 from ._training.network import (
     ACTIVATIONS,
     layer_arrays,
@@ -424,16 +425,20 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         return hasattr(self, "module_")
 
     def _transaction(self, method, *args):
-        """Run ``method``; on any error restore every attribute as it was."""
-        saved = dict(self.__dict__)
-        if "_rng" in saved:  # advanced in place by a call
-            saved["_rng"] = copy.deepcopy(saved["_rng"])
+        """Run ``method``; on any error restore every attribute as it was.
+
+        ``method`` returns the ``KeyboardInterrupt`` to raise when it was
+        interrupted after it kept complete epochs (see :meth:`_fit`).
+        """
+        saved = _fitted_state.saved_attributes(self)
         try:
-            return method(*args)
+            interrupt = method(*args)
         except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
+            _fitted_state.restore_attributes(self, saved)
             raise
+        if interrupt is not None:
+            raise interrupt
+        return self
 
     def _fit(self, X, y, sample_weight, classes, incremental, one_epoch):
         plan = plan_fit(self, X, y, sample_weight, classes, incremental, one_epoch)
@@ -442,10 +447,16 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         job.run.callbacks = [reporter, *job.run.callbacks]
         try:
             (outcome,) = train([job])
+            interrupt = None
+        except TrainingInterrupted as interrupted:  # Ctrl-C
+            (outcome,) = interrupted.outcomes
+            kept, interrupt = interruption(plan, outcome)
+            if not kept:  # no complete epoch: _transaction restores everything
+                raise interrupt from None
         finally:
             reporter.close()
         self._finish_fit(plan, outcome, one_epoch)
-        return self
+        return interrupt  # raised by _transaction once the epochs are kept
 
     def _finish_fit(self, plan, outcome, one_epoch):
         """Store the trained network and its history as fitted attributes."""

@@ -33,7 +33,8 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _num_samples, indexable
 
-from ._fit_many import _fit_models, _restore
+from ._fit_many import _fit_models
+from ._fitted_state import restore_attributes, saved_attributes
 from .classifier import MLPDigitClassifier
 
 __all__ = ["BatchedGridSearchCV", "fit_many"]
@@ -110,12 +111,14 @@ def fit_many(
                 "fit_many fits MLPDigitClassifier estimators, got "
                 f"{type(estimator).__name__}."
             )
-    saved = [dict(e.__dict__) for e in estimators]
+    saved = [saved_attributes(e) for e in estimators]
     try:
         _fit_models(list(estimators), datasets, max_models)
+    except KeyboardInterrupt:
+        raise  # each estimator is left as its interrupted fit would leave it
     except BaseException:
         for estimator, state in zip(estimators, saved, strict=True):
-            _restore(estimator, state)
+            restore_attributes(estimator, state)
         raise
     return list(estimators)
 

@@ -78,6 +78,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from . import _fitted_state, _skops_format
+from ._atomic import atomic_write
 from ._container import open_model_file, read_model_file
 from ._fitted_state import DEVICE_WARNING
 from ._skops_format import ESTIMATOR_TYPES, STEP_TYPES, FileError
@@ -227,7 +228,9 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
     path : str or os.PathLike
         The file to write (replaced if it exists). By convention its name
         ends in ``.skmnist``; it is an ordinary skops file, which
-        ``skops.io.load(path, trusted=TRUSTED_TYPES)`` also loads.
+        ``skops.io.load(path, trusted=TRUSTED_TYPES)`` also loads. It is
+        written atomically: on a failure (a full disk, an interrupt) an
+        existing file stays as it was.
 
     Raises
     ------
@@ -269,8 +272,8 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
             "'*.skmnist', or write a pickle with joblib.dump (or save_model_file, "
             "which picks the format from the name)."
         )
-    data = _dumps(_storable(model))
-    with open(path, "wb") as file:  # written at once: no half file on a bad model
+    data = _dumps(_storable(model))  # a model that cannot be stored fails here
+    with atomic_write(path) as file:  # the previous file stays whole on a failure
         file.write(data)
 
 
@@ -384,7 +387,15 @@ SECURE_SUFFIX = ".skmnist"
 # Names save_model_file writes with joblib.dump, optionally followed by one
 # of joblib's compression suffixes ("model.joblib.gz").
 _PICKLE_SUFFIXES = frozenset({".joblib", ".pkl", ".pickle"})
-_COMPRESSION_SUFFIXES = frozenset({".z", ".gz", ".bz2", ".xz", ".lzma", ".lz4"})
+_JOBLIB_COMPRESSION = {  # joblib.dump's choice by the name's end (case matters)
+    ".z": "zlib",
+    ".gz": "gzip",
+    ".bz2": "bz2",
+    ".xz": "xz",
+    ".lzma": "lzma",
+    ".lz4": "lz4",
+}
+_COMPRESSION_SUFFIXES = frozenset(_JOBLIB_COMPRESSION)
 _ZIP_MAGIC = b"PK\x03\x04"
 # How the files of pickle.dump (protocol 2 and later: every default since
 # Python 3) and of joblib.dump (the same, or compressed) start. joblib has a
@@ -454,7 +465,8 @@ def save_model_file(
         The fitted model. For the secure format, what :func:`save_model`
         accepts; a pickle holds any estimator.
     path : str or os.PathLike
-        The file to write. A name ending in ``.joblib``, ``.pkl`` or
+        The file to write, atomically (an existing file stays as it was on a
+        failure). A name ending in ``.joblib``, ``.pkl`` or
         ``.pickle``, optionally followed by a compression suffix of
         :func:`joblib.dump` (``.gz``, ``.z``, ``.bz2``, ``.xz``, ``.lzma``,
         ``.lz4``), is written by :func:`joblib.dump`, as a pickle; any other
@@ -494,7 +506,11 @@ def save_model_file(
     if _names_a_pickle(path):
         import joblib
 
-        joblib.dump(model, path)
+        # joblib.dump picks the compression by the name; the file is a
+        # temporary one, so it is told.
+        method = _JOBLIB_COMPRESSION.get(Path(path).suffix)
+        with atomic_write(path) as file:
+            joblib.dump(model, file, compress=(method, None) if method else 0)
         return "pickle"
     save_model(model, path)
     return "skmnist"

@@ -12,6 +12,8 @@ from typing import Any
 
 from numpy.typing import ArrayLike
 
+from ._atomic import atomic_write
+
 __all__ = ["plot_confusion_matrix"]
 
 
@@ -51,7 +53,8 @@ def plot_confusion_matrix(
     y_pred : array-like of shape (n_samples,)
         Predicted labels.
     path : str, os.PathLike or None, default=None
-        Where to save the picture; the format follows the extension (``.png``,
+        Where to save the picture, atomically (an existing file stays as it
+        was on a failure); the format follows the extension (``.png``,
         ``.svg``, ``.pdf``, ...). None only returns the figure.
     labels : array-like of shape (n_classes,), default=None
         Labels to show, in order; None uses the sorted labels present in
@@ -107,5 +110,21 @@ def plot_confusion_matrix(
     if title:
         ax.set_title(title)
     if path is not None:
-        figure.savefig(path, dpi=dpi)
+        _save(figure, os.fspath(path), dpi)
     return figure
+
+
+def _save(figure: Any, path: str, dpi: int) -> None:
+    """``figure.savefig(path)``, written atomically (see :mod:`skmnist._atomic`).
+
+    The format follows the extension, as savefig's; without one, savefig's
+    default format is used and its extension appended.
+    """
+    import matplotlib
+
+    extension = os.path.splitext(path)[1][1:]
+    if not extension:
+        extension = matplotlib.rcParams["savefig.format"]
+        path = f"{path}.{extension}"
+    with atomic_write(path) as file:
+        figure.savefig(file, format=extension.lower(), dpi=dpi)

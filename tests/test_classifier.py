@@ -517,7 +517,7 @@ def test_callbacks_see_every_epoch_and_can_stop(digits):
     assert clf.n_iter_ == 2
 
 
-def test_keyboard_interrupt_keeps_last_complete_epoch(digits):
+def test_keyboard_interrupt_keeps_last_complete_epoch_and_propagates(digits):
     X_train, X_test, y_train, _ = digits
 
     def interrupt_at_epoch_3(info):
@@ -525,7 +525,7 @@ def test_keyboard_interrupt_keeps_last_complete_epoch(digits):
             raise KeyboardInterrupt
 
     clf = MLPDigitClassifier(**SMALL, random_state=0, callbacks=[interrupt_at_epoch_3])
-    with pytest.warns(UserWarning, match="interrupted after 3 epochs"):
+    with pytest.raises(KeyboardInterrupt, match="after 3 complete epochs"):
         clf.fit(X_train, y_train)
     assert clf.n_iter_ == 3 == len(clf.loss_curve_)
     reference = MLPDigitClassifier(**dict(SMALL, max_iter=5), random_state=0)
@@ -535,27 +535,72 @@ def test_keyboard_interrupt_keeps_last_complete_epoch(digits):
     np.testing.assert_array_equal(
         clf.predict_proba(X_test), reference.predict_proba(X_test)
     )
+    assert clf.loss_ == reference.loss_ and clf.t_ == reference.t_
 
 
-def test_keyboard_interrupt_inside_an_epoch_undoes_it(digits, monkeypatch):
-    X_train, X_test, y_train, _ = digits
-    clf = MLPDigitClassifier(**SMALL, random_state=0, warm_start=True)
-    clf.fit(X_train, y_train)
-    before = clf.predict_proba(X_test)
+def _interrupt_at_step(monkeypatch, step):
+    """Raise KeyboardInterrupt before minibatch step number ``step`` (from 1)."""
     calls = {"n": 0}
     original = _steps.set_learning_rate  # called before every minibatch step
 
     def step_then_interrupt(*args):
         calls["n"] += 1
-        if calls["n"] == 5:
+        if calls["n"] == step:
             raise KeyboardInterrupt
         return original(*args)
 
     monkeypatch.setattr(_steps, "set_learning_rate", step_then_interrupt)
-    with pytest.warns(UserWarning, match="interrupted after 5 epochs"):
+
+
+def test_keyboard_interrupt_inside_a_warm_refit_leaves_the_model_as_it_was(
+    digits, monkeypatch
+):
+    X_train, X_test, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, random_state=0, warm_start=True)
+    clf.fit(X_train, y_train)
+    before = clf.predict_proba(X_test)
+    attributes = dict(vars(clf))
+    rng_state = clf._rng.get_state()
+    _interrupt_at_step(monkeypatch, 5)
+    with pytest.raises(KeyboardInterrupt, match="before it completed an epoch"):
         clf.fit(X_train, y_train)
-    assert clf.n_iter_ == 0 and len(clf.loss_curve_) == 5  # no epoch of this fit
+    assert set(vars(clf)) == set(attributes)
+    assert all(vars(clf)[k] is v for k, v in attributes.items() if k != "_rng")
+    np.testing.assert_array_equal(clf._rng.get_state()[1], rng_state[1])
+    assert clf.n_iter_ == 5 and len(clf.loss_curve_) == 5  # the previous fit's
     np.testing.assert_array_equal(clf.predict_proba(X_test), before)
+
+
+def test_keyboard_interrupt_in_the_first_epoch_leaves_the_model_unfitted(
+    digits, monkeypatch
+):
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(**SMALL, random_state=0)
+    _interrupt_at_step(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X_train, y_train)
+    assert not any(name.endswith("_") for name in vars(clf))
+    with pytest.raises(NotFittedError):
+        clf.predict(X_train)
+
+
+def test_keyboard_interrupt_inside_a_later_epoch_undoes_only_that_epoch(
+    digits, monkeypatch
+):
+    X_train, X_test, y_train, _ = digits
+    steps_per_epoch = -(-len(X_train) // SMALL["batch_size"])
+    reference = MLPDigitClassifier(**SMALL, random_state=0)
+    reference.set_params(callbacks=[lambda info: info["epoch"] == 2])
+    reference.fit(X_train, y_train)
+    clf = MLPDigitClassifier(**SMALL, random_state=0)
+    _interrupt_at_step(monkeypatch, 2 * steps_per_epoch + 3)  # inside epoch 3
+    with pytest.raises(KeyboardInterrupt, match="after 2 complete epochs"):
+        clf.fit(X_train, y_train)
+    assert clf.n_iter_ == 2 == len(clf.loss_curve_) and clf.t_ == reference.t_
+    assert clf.loss_curve_ == reference.loss_curve_
+    np.testing.assert_array_equal(
+        clf.predict_proba(X_test), reference.predict_proba(X_test)
+    )
 
 
 def test_out_of_memory_in_predict_retries_smaller_batches(digits):

@@ -11,9 +11,10 @@ run in the one loop, :func:`~skmnist._training.loop.train_epochs`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,7 @@ from torch import nn
 from .data import DeviceData
 from .history import TrainingState
 from .lbfgs import train_lbfgs
-from .loop import Run, train_epochs
+from .loop import Run, TrainingInterrupted, train_epochs
 from .network import build_mlp
 from .numerics import flush_denormals, step_threads
 from .optimizers import make_optimizer, resume_optimizer
@@ -141,7 +142,10 @@ def train(jobs: Sequence[Job]) -> list[Outcome]:
 
     A device out of memory raises a :class:`MemoryError` that says what to
     lower, after every tensor of the failed fit has been let go, so that a
-    retry with smaller settings finds the memory free.
+    retry with smaller settings finds the memory free. A ``KeyboardInterrupt``
+    while the epochs run raises :class:`~.loop.TrainingInterrupted` with each job's
+    outcome at its last complete epoch as ``outcomes`` (the history tells how
+    many epochs completed); one at any other point propagates as it is.
     """
     failed = None
     try:
@@ -207,7 +211,8 @@ def _train_one(job: Job) -> list[Outcome]:
         )
         if step.row_dtype is not None and job.run.augment is None:
             data = data.rows_in(step.row_dtype)  # augment distorts float32 rows
-        with step_threads(module, job.batch_size):
+        outcomes = [Outcome(module, optimizer, state, step.precision)]
+        with step_threads(module, job.batch_size), _interruptible(outcomes):
             train_epochs(
                 [job.run],
                 step,
@@ -217,7 +222,17 @@ def _train_one(job: Job) -> list[Outcome]:
                 batch_size=job.batch_size,
                 shuffle=job.shuffle,
             )
-    return [Outcome(module, optimizer, state, step.precision)]
+    return outcomes
+
+
+@contextlib.contextmanager
+def _interruptible(outcomes: list[Outcome] | Callable[[], list[Outcome]]):
+    """Attach ``outcomes`` (or what it makes) to a :class:`TrainingInterrupted`."""
+    try:
+        yield
+    except TrainingInterrupted as interrupt:
+        interrupt.outcomes = outcomes if isinstance(outcomes, list) else outcomes()
+        raise
 
 
 def _train_stacked(jobs: Sequence[Job]) -> list[Outcome]:
@@ -243,18 +258,23 @@ def _train_stacked(jobs: Sequence[Job]) -> list[Outcome]:
             previous=[job.optimizer for job in jobs],
             precision=first.precision,
         )
-        train_epochs(
-            [job.run for job in jobs],
-            step,
-            data,
-            Streams(device, streams),
-            max_iter=first.max_iter,
-            batch_size=first.batch_size,
-            shuffle=first.shuffle,
-        )
-    outcomes = []
-    for index, (job, module) in enumerate(zip(jobs, modules, strict=True)):
-        optimizer = make_optimizer(module, job.run.config)
-        step.optimizer_of(index, optimizer)
-        outcomes.append(Outcome(module, optimizer, job.run.state, step.precision))
-    return outcomes
+
+        def outcomes() -> list[Outcome]:
+            made = []
+            for index, (job, module) in enumerate(zip(jobs, modules, strict=True)):
+                optimizer = make_optimizer(module, job.run.config)
+                step.optimizer_of(index, optimizer)
+                made.append(Outcome(module, optimizer, job.run.state, step.precision))
+            return made
+
+        with _interruptible(outcomes):
+            train_epochs(
+                [job.run for job in jobs],
+                step,
+                data,
+                Streams(device, streams),
+                max_iter=first.max_iter,
+                batch_size=first.batch_size,
+                shuffle=first.shuffle,
+            )
+    return outcomes()

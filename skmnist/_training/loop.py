@@ -10,7 +10,8 @@ loop owns, once, everything around the step (:mod:`.steps`):
 * each network's learning-rate schedule, history, stopping rule and early
   stopping on its own validation set, with the best epoch's weights kept;
 * divergence (the last finite epoch's weights restored), interruption (the
-  last complete epoch's) and callbacks, which see each network's epochs.
+  last complete epoch's, then :class:`TrainingInterrupted`) and callbacks,
+  which see each network's epochs.
 
 A network that stops leaves the stack untouched from then on, while the
 others train on, so each ends as it would alone.
@@ -35,7 +36,7 @@ from .prediction import validation_accuracy
 from .randomness import Streams
 from .steps import Step
 
-__all__ = ["Checkpoint", "Run", "train_epochs"]
+__all__ = ["Checkpoint", "Run", "TrainingInterrupted", "train_epochs"]
 
 
 @dataclass
@@ -55,6 +56,22 @@ class Run:
     callbacks: Sequence[Callable[[dict], object]] = ()
     check_stopping: bool = True
     verbose: int = 0
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """A ``KeyboardInterrupt`` that stopped training, with the networks consistent.
+
+    Raised by :func:`train_epochs` once every network that was inside an
+    epoch is back at its last complete epoch (its weights and history). The
+    engine attaches what it trained as ``outcomes`` (one per job, see
+    :func:`skmnist._training.fit.train`) for the caller to keep or drop; a
+    plain ``KeyboardInterrupt`` (e.g. a second Ctrl-C while the weights were
+    being restored) leaves nothing that may be kept.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outcomes: list = []
 
 
 class Checkpoint:
@@ -92,7 +109,9 @@ class _Loop:
         self.t_start = [run.state.t for run in runs]
         self.steps_done = np.zeros(len(runs), dtype=np.int64)
         self.training = [True] * len(runs)
-        self.epoch_start = [run.state.n_iter for run in runs]
+        # Each network's history when its current epoch began, until the
+        # epoch is recorded (None once it is).
+        self.epoch_start: list = [None] * len(runs)
         self.last_complete = [Checkpoint(step.parameters(m)) for m in range(len(runs))]
         self.best: list[Checkpoint | None] = [None] * len(runs)
         self.flush_count = 0
@@ -229,6 +248,7 @@ class _Loop:
             if self.best[m] is None:
                 self.best[m] = Checkpoint(self.step.parameters(m))
             self.best[m].save()
+        self.epoch_start[m] = None  # recorded: the epoch is complete
         info = {
             "epoch": state.n_iter,
             "loss": loss,
@@ -247,26 +267,15 @@ class _Loop:
             self.training[m] = False
 
     def interrupted(self) -> None:
-        """Undo the interrupted epoch of every network, with one warning."""
-        kept_best = False
+        """Undo every network's unrecorded epoch: its weights and its history."""
         for m, run in enumerate(self.runs):
             if not self.training[m]:
                 continue
-            if run.state.n_iter == self.epoch_start[m]:  # inside an epoch: undo it
+            started = self.epoch_start[m]
+            if started is not None:  # inside an epoch: undo it
                 self.last_complete[m].restore()
+                run.state.__dict__.update(started)
             run.state.interrupted = True
-            kept_best = kept_best or self.best[m] is not None
-        epochs = max(run.state.n_iter for run in self.runs)
-        warn_user(
-            f"Training was interrupted after {epochs} epochs; the "
-            + ("model keeps " if len(self.runs) == 1 else "models keep ")
-            + (
-                "the best validation epoch's weights."
-                if kept_best
-                else "the last complete epoch's weights."
-            ),
-            UserWarning,
-        )
 
     def run(self, max_iter: int) -> None:
         try:
@@ -276,19 +285,33 @@ class _Loop:
                     break
                 started = time.perf_counter()
                 for m in active:
-                    self.epoch_start[m] = self.runs[m].state.n_iter
                     self.last_complete[m].save()
+                    self.epoch_start[m] = _snapshot(self.runs[m].state)
                 losses, rates = self.epoch(active)
                 duration = time.perf_counter() - started
                 for m in active:
                     last = int(self.steps_per_epoch[m]) - 1
                     self.end_epoch(m, losses[m], float(rates[last, m]), duration)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
             self.interrupted()
+            self.finish()
+            raise TrainingInterrupted() from interrupt
+        self.finish()
+
+    def finish(self) -> None:
+        """Restore each network's best validation epoch; release the step."""
         for best in self.best:
             if best is not None:
                 best.restore()
         self.step.finish()
+
+
+def _snapshot(state: TrainingState) -> dict:
+    """The fields of ``state``, its lists copied (epochs append to them)."""
+    return {
+        name: list(value) if isinstance(value, list) else value
+        for name, value in vars(state).items()
+    }
 
 
 def train_epochs(
@@ -313,9 +336,12 @@ def train_epochs(
     validation), ``learning_rate``, ``duration`` (seconds) and
     ``n_samples``; a callback that returns True stops that network. If its
     loss becomes NaN or infinite, the weights of its last finite epoch are
-    restored with a warning and it stops. A ``KeyboardInterrupt`` stops
-    training with a warning and keeps the weights of the last complete
-    epoch. Returns each run's (updated) state.
+    restored with a warning and it stops. A ``KeyboardInterrupt`` puts every
+    network inside an epoch back at its last complete epoch (weights and
+    history; its optimizer keeps its moments), restores the best validation
+    epoch's weights as a normal end does, marks each network still training
+    ``interrupted`` and raises :class:`TrainingInterrupted`. Returns each
+    run's (updated) state.
     """
     loop = _Loop(runs, step, data, streams, batch_size, max_iter, shuffle)
     loop.run(max_iter)

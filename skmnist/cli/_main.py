@@ -46,8 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     status : int
         The exit status: 0 on success, 1 on a runtime error (missing or
-        invalid files, data of the wrong shape, ...), 2 on a usage error.
-        Errors are printed to stderr as ``skmnist: error: <message>``.
+        invalid files, data of the wrong shape, an output that cannot be
+        written, ...), 2 on a usage error, 130 when interrupted (Ctrl-C:
+        nothing is written). Errors are printed to stderr as
+        ``skmnist: error: <message>``.
 
     Examples
     --------

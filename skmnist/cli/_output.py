@@ -9,6 +9,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .._atomic import check_writable
+
 PROG = "skmnist"
 
 
@@ -69,7 +71,12 @@ def format_confusion_matrix(matrix: np.ndarray, labels: Sequence[object]) -> str
 
 
 def check_output_file(path: str, what: str) -> None:
-    """Fail before the work if ``path`` cannot be a new file."""
+    """Fail before the work if the file ``path`` cannot be written.
+
+    The folder must exist and take a new file (a read-only folder or file
+    system is found here, not after training), and ``path`` must not be a
+    folder or a read-only file.
+    """
     target = Path(path).expanduser()
     if target.is_dir():
         raise IsADirectoryError(f"cannot write the {what} to {path!r}: it is a folder")
@@ -78,6 +85,13 @@ def check_output_file(path: str, what: str) -> None:
             f"cannot write the {what} to {path!r}: the folder "
             f"{str(target.parent)!r} does not exist"
         )
+    try:
+        check_writable(target)
+    except OSError as error:
+        where = error.filename if error.filename is not None else str(target.parent)
+        raise type(error)(
+            f"cannot write the {what} to {path!r}: {where!r}: {error.strerror}"
+        ) from None
 
 
 # Characters that make a spreadsheet read a cell as a formula (OWASP's list).

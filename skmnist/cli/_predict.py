@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .._atomic import atomic_write
 from ..datasets import read_samples
 from ._loading import load_model
 from ._output import check_output_file, csv_cell
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             writer.writerow(row)
 
     if args.output:
-        with open(args.output, "w", newline="", encoding="utf-8") as f:
+        with atomic_write(args.output, "w", newline="", encoding="utf-8") as f:
             write(f)
         print(f"{len(X):,} predictions written to {args.output}", file=sys.stderr)
     else:

@@ -26,6 +26,8 @@ from typing import Any, BinaryIO
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._atomic import atomic_write
+
 __all__ = ["read_idx", "write_idx"]
 
 IdxFile = str | os.PathLike[str] | BinaryIO
@@ -67,9 +69,12 @@ def _invalid(name: str, problem: str) -> ValueError:
 
 @contextmanager
 def _open_binary(file: IdxFile, mode: str) -> Iterator[BinaryIO]:
-    """Open a path, or pass an already open binary file object through."""
+    """Open a path, or pass an already open binary file object through.
+
+    A path is written atomically: the previous file stays whole on a failure.
+    """
     if isinstance(file, str | bytes | os.PathLike):
-        with open(file, mode) as f:
+        with open(file, mode) if mode == "rb" else atomic_write(file, mode) as f:
             yield f
         return
     if isinstance(file, io.TextIOBase):
@@ -488,8 +493,9 @@ def write_idx(file: IdxFile, array: ArrayLike, *, compress: bool | None = None) 
     Parameters
     ----------
     file : str, os.PathLike or binary file object
-        Path of the file to create (overwritten if it exists), or a file object
-        opened in binary mode.
+        Path of the file to create (replaced if it exists, atomically: on a
+        failure an existing file stays as it was), or a file object opened
+        in binary mode.
     array : array-like
         The data. Its dtype must be one of uint8, int8, int16, int32, float32
         and float64, in any byte order; it has at most 255 dimensions, each
@@ -542,7 +548,10 @@ def write_idx(file: IdxFile, array: ArrayLike, *, compress: bool | None = None) 
     data = _big_endian_bytes(array)
     with _open_binary(file, "wb") as f:
         if compress:
-            with gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as stream:
+            # The name in the gzip header is the file's, not the temporary one's.
+            path = isinstance(file, str | bytes | os.PathLike)
+            name = os.fsdecode(file) if path else None  # None: the object's name
+            with gzip.GzipFile(name, "wb", fileobj=f, mtime=0) as stream:
                 stream.write(header)
                 stream.write(data)
         else:
