@@ -27,7 +27,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._inputs import host_array
+from ._inputs import FLOAT_DTYPES, host_array
 from ._training.augment import Distortion, image_side
 from ._training.device import check_device_name, resolve_device
 from ._training.fit import Job
@@ -46,8 +46,6 @@ __all__ = [
     "plan_fit",
     "warn_if_not_converged",
 ]
-
-FLOAT_DTYPES = (np.float32, np.float64)
 
 #: ``max_iter="auto"``: at least this many epochs, and on small data as many
 #: more as it takes to make AUTO_STEPS optimizer steps (minibatches), up to
