@@ -29,7 +29,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._inputs import host_array
+from ._inputs import FLOAT_DTYPES, host_array
 from ._training.augment import Distortion, image_side
 from ._training.device import check_device_name, resolve_device
 from ._training.fit import Job
@@ -50,8 +50,6 @@ __all__ = [
     "plan_fit",
     "warn_if_not_converged",
 ]
-
-FLOAT_DTYPES = (np.float32, np.float64)
 
 #: The largest layer width and number of epochs (int32's): larger values
 #: overflow the engine's int64 step counts and tensor sizes.

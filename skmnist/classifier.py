@@ -17,7 +17,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _fitted_state
 from ._fit_plan import (
-    FLOAT_DTYPES,
     MAX_COUNT,
     check_other_params,
     check_partial_fit,
@@ -26,7 +25,7 @@ from ._fit_plan import (
     plan_fit,
     warn_if_not_converged,
 )
-from ._inputs import host_array
+from ._inputs import prediction_input
 from ._progress import EpochReporter
 from ._training.fit import train
 from ._training.loop import TrainingInterrupted
@@ -502,17 +501,17 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def _predict(self, X, output):
         check_is_fitted(self)
-        # PixelScaler(defer=True) hands over the raw pixels, scaled on the
-        # device a block at a time: never a float32 copy of them all.
-        prepare = X.scale_block if isinstance(X, ScaledPixels) else None
-        X = validate_data(
-            self,
-            X.pixels if prepare else host_array(X, "X"),
-            accept_sparse="csr",
-            dtype=None if prepare else FLOAT_DTYPES,
-            reset=False,
+        # Never a converted copy of all of X: a deferring PixelScaler hands
+        # over the raw pixels, scaled on the device a block at a time, and
+        # other dense arrays are converted a block at a time.
+        if isinstance(X, ScaledPixels):
+            prepare, host_dtype = X.scale_block, None
+            X = validate_data(self, X.pixels, dtype=None, reset=False)
+        else:
+            prepare, (X, host_dtype) = None, prediction_input(self, X)
+        return predict_batches(
+            self.module_, X, output=output, prepare=prepare, host_dtype=host_dtype
         )
-        return predict_batches(self.module_, X, output=output, prepare=prepare)
 
     def _multilabel(self) -> bool:
         return getattr(self, "out_activation_", "softmax") == "logistic"

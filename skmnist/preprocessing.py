@@ -6,7 +6,6 @@ from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from sklearn.base import (
     BaseEstimator,
     OneToOneFeatureMixin,
@@ -21,6 +20,7 @@ from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._inputs import host_array
+from ._scaled_pixels import ScaledPixels, feeds_classifier, scale_array
 from ._user_warning import warn_user
 
 __all__ = [
@@ -142,139 +142,6 @@ def _value_range(X) -> tuple[float, float]:
     return float(X.min()), float(X.max())
 
 
-def _scale_array(values, data_max, mean, scale, *, clip: bool) -> np.ndarray:
-    """``((values / data_max) clipped - mean) / scale`` as a new float32 array."""
-    scaled = np.divide(values, np.float32(data_max), dtype=np.float32)
-    if clip:
-        np.clip(scaled, 0.0, 1.0, out=scaled)
-    if mean != 0.0 or scale != 1.0:
-        scaled -= np.float32(mean)
-        scaled *= np.float32(1.0 / scale)
-    return scaled
-
-
-class ScaledPixels:
-    """Pixels that :class:`PixelScaler` leaves for their consumer to scale.
-
-    What ``PixelScaler(defer=True).transform`` returns for dense input: the
-    validated pixels as they were given (``pixels``, not copied) and the
-    scaler's constants. :class:`~skmnist.MLPDigitClassifier` scales them on
-    its device a block at a time (:meth:`scale_block`); every other consumer
-    reads them with :func:`numpy.asarray`, which gives exactly the float32
-    array of ``PixelScaler(defer=False).transform``.
-
-    Why a deferred array, and not the classifier detecting the scaler before
-    it: in a scikit-learn pipeline each step sees only the output of the step
-    before, so the classifier cannot know that it is fed by a scaler, and the
-    scaler cannot know who reads its output. The user says so once, with
-    ``defer=True``; the scaling stays the scaler's (one definition, here), and
-    the pipeline keeps its usual steps (persistence, ONNX export and
-    ``get_params`` are unchanged).
-
-    Parameters
-    ----------
-    pixels : ndarray of shape (n_samples, n_features)
-        The validated pixel intensities, in their own dtype.
-    data_max, mean, scale : float
-        The scaler's ``data_max_``, ``mean_`` and ``scale_``.
-    clip : bool
-        Whether values are clipped into ``[0, 1]`` after the division.
-
-    Attributes
-    ----------
-    pixels : ndarray of shape (n_samples, n_features)
-        The raw pixels.
-    shape : tuple of int
-        ``pixels.shape``.
-    dtype : numpy.dtype
-        float32, the dtype of the scaled values.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skmnist import PixelScaler
-    >>> X = np.array([[0, 51, 255]], dtype=np.uint8)
-    >>> deferred = PixelScaler(defer=True).fit(X).transform(X)
-    >>> deferred.pixels is X
-    True
-    >>> np.asarray(deferred)
-    array([[0. , 0.2, 1. ]], dtype=float32)
-    """
-
-    dtype = np.dtype(np.float32)
-    ndim = 2
-
-    def __init__(self, pixels: np.ndarray, data_max, mean, scale, *, clip: bool):
-        self.pixels = pixels
-        self.shape = pixels.shape
-        self._constants = (float(data_max), float(mean), float(scale))
-        self._clip = clip
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __repr__(self) -> str:
-        data_max, mean, scale = self._constants
-        return (
-            f"ScaledPixels(shape={self.shape}, pixels dtype={self.pixels.dtype}, "
-            f"data_max={data_max:g}, mean={mean:g}, scale={scale:g}, "
-            f"clip={self._clip})"
-        )
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        if copy is False:
-            raise ValueError(
-                "ScaledPixels cannot be read without a copy: its values are "
-                "computed from the raw pixels when read."
-            )
-        scaled = _scale_array(self.pixels, *self._constants, clip=self._clip)
-        return scaled if dtype is None else scaled.astype(dtype, copy=False)
-
-    def scale_block(self, block: torch.Tensor) -> torch.Tensor:
-        """Scale a block of the raw pixels (a tensor on any device), as float32.
-
-        The same float32 operations, in the same order, as :meth:`__array__`:
-        the results are equal value for value. The constants are tensors on
-        the block's device, since CUDA divides by a host scalar through its
-        reciprocal, which can differ in the last bit.
-
-        Parameters
-        ----------
-        block : torch.Tensor of shape (n_rows, n_features)
-            Rows of ``pixels`` (or their float32 values), on any device.
-
-        Returns
-        -------
-        scaled : torch.Tensor of shape (n_rows, n_features)
-            A new float32 tensor on the block's device.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> import torch
-        >>> from skmnist import PixelScaler
-        >>> X = np.array([[0, 51, 255]], dtype=np.uint8)
-        >>> deferred = PixelScaler(defer=True).fit(X).transform(X)
-        >>> deferred.scale_block(torch.from_numpy(X))
-        tensor([[0.0000, 0.2000, 1.0000]])
-        """
-        data_max, mean, scale = (
-            torch.tensor(value, dtype=torch.float32, device=block.device)
-            for value in (
-                self._constants[0],
-                self._constants[1],
-                1.0 / self._constants[2],
-            )
-        )
-        scaled = block.to(torch.float32, copy=True)  # one new tensor, never block
-        scaled.div_(data_max)
-        if self._clip:
-            scaled.clamp_(0.0, 1.0)
-        if self._constants[1] != 0.0 or self._constants[2] != 1.0:
-            scaled.sub_(mean).mul_(scale)
-        return scaled
-
-
 class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Scale pixel intensities to [0, 1], optionally standardised, as float32.
 
@@ -303,17 +170,23 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     clip : bool, default=True
         Clip values into ``[0, max_value]`` before scaling, so out-of-range
         pixels cannot leave the network's input range.
-    defer : bool, default=False
-        ``transform`` of dense input returns :class:`ScaledPixels` (the
-        validated pixels, not copied, and the scaling constants) instead of
-        the scaled float32 array. :class:`~skmnist.MLPDigitClassifier` then
+    defer : bool or "auto", default="auto"
+        ``True``: ``transform`` of dense input returns :class:`ScaledPixels`
+        (the validated pixels, not copied, and the scaling constants) instead
+        of the scaled float32 array. :class:`~skmnist.MLPDigitClassifier` then
         scales them on its device a block of rows at a time, so that
         ``predict`` on uint8 images never holds a float32 copy of them all
         (four times their size) and ships one byte a pixel to a GPU; any
         other consumer gets exactly the array ``defer=False`` returns when it
-        reads them with :func:`numpy.asarray`. Sparse input, and a scaler
-        whose ``set_output`` asks for another container, are transformed as
-        with ``False``.
+        reads them with :func:`numpy.asarray`. ``"auto"``: so only when the
+        output goes straight to the classifier, in the ``predict``,
+        ``predict_proba``, ``predict_log_proba`` or ``score`` of a
+        scikit-learn pipeline whose next and final step is an
+        :class:`~skmnist.MLPDigitClassifier`; everywhere else (``fit``,
+        ``transform`` called directly, other final steps) it returns the
+        array. ``False``: always the array. Sparse input, and a scaler whose
+        ``set_output`` asks for another container, are transformed as with
+        ``False``.
 
     Attributes
     ----------
@@ -362,14 +235,14 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     >>> float(PixelScaler(max_value=16).fit_transform(X).max())
     1.0
 
-    With ``defer=True`` a pipeline predicts on many uint8 images without a
-    float32 copy of them all:
+    A pipeline predicts on many uint8 images without a float32 copy of them
+    all (``defer="auto"``):
 
     >>> from sklearn.pipeline import make_pipeline
     >>> from skmnist import MLPDigitClassifier
     >>> X, y = load_digits(return_X_y=True)
     >>> model = make_pipeline(
-    ...     PixelScaler(max_value=16, defer=True),
+    ...     PixelScaler(max_value=16),
     ...     MLPDigitClassifier((32,), max_iter=20, random_state=0),
     ... ).fit(X, y)
     >>> model.predict(X[:5]).shape
@@ -380,10 +253,10 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         "max_value": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "standardize": ["boolean", StrOptions({"mnist"})],
         "clip": ["boolean"],
-        "defer": ["boolean"],
+        "defer": ["boolean", StrOptions({"auto"})],
     }
 
-    def __init__(self, max_value=255.0, standardize=False, clip=True, defer=False):
+    def __init__(self, max_value=255.0, standardize=False, clip=True, defer="auto"):
         self.max_value = max_value
         self.standardize = standardize
         self.clip = clip
@@ -476,7 +349,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         times fewer bytes than their float32 copy.
         """
         values = X.data if sp.issparse(X) else X
-        scaled = _scale_array(values, self.data_max_, 0.0, 1.0, clip=self.clip)
+        scaled = scale_array(values, self.data_max_, 0.0, 1.0, clip=self.clip)
         if sp.issparse(X):
             out = X.astype(np.float32)  # a copy, indices included
             out.data = scaled
@@ -530,14 +403,22 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             warn_user(message, PixelRangeWarning)
         constants = (self.data_max_, self.mean_, self.scale_)
         if (
-            getattr(self, "defer", False)  # scalers saved before defer existed
-            and not sp.issparse(X)
+            not sp.issparse(X)
             and _get_output_config("transform", self)["dense"] == "default"
+            and self._defers()
         ):
             return ScaledPixels(X, *constants, clip=self.clip)
         if sp.issparse(X):
             return self._unit_range(X)
-        return _scale_array(X, *constants, clip=self.clip)
+        return scale_array(X, *constants, clip=self.clip)
+
+    def _defers(self) -> bool:
+        """Whether this call of ``transform`` returns :class:`ScaledPixels`."""
+        defer = getattr(self, "defer", False)  # scalers saved before defer existed
+        if isinstance(defer, str) and defer == "auto":
+            # The call stack: transform <- this method <- transform's caller.
+            return feeds_classifier(self, depth=2)
+        return bool(defer)
 
     def inverse_transform(self, X):
         """Map scaled values back to intensities (clipped values stay clipped).

@@ -160,7 +160,7 @@ def test_deferred_scaling_equals_transform_exactly(sample, standardize, clip, dt
     X = X.astype(dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plain = PixelScaler(standardize=standardize, clip=clip).fit(X)
+        plain = PixelScaler(standardize=standardize, clip=clip, defer=False).fit(X)
         deferred = PixelScaler(standardize=standardize, clip=clip, defer=True).fit(X)
         expected = plain.transform(X)
         lazy = deferred.transform(X)
@@ -181,7 +181,8 @@ def test_deferred_pipeline_predicts_exactly_as_the_default(sample, standardize, 
     X = X.astype(dtype)
     plain = fitted(
         make_pipeline(
-            PixelScaler(standardize=standardize), MLPDigitClassifier(**SMALL)
+            PixelScaler(standardize=standardize, defer=False),
+            MLPDigitClassifier(**SMALL),
         ),
         X,
         y,
@@ -344,7 +345,9 @@ def test_cuda_out_of_memory_retries_smaller_blocks(classifier, sample):
 def test_cuda_classifier_predicts_deferred_pipeline_like_the_default(sample):
     X, y = sample
     params = dict(SMALL, device="cuda")
-    plain = fitted(make_pipeline(PixelScaler(), MLPDigitClassifier(**params)), X, y)
+    plain = fitted(
+        make_pipeline(PixelScaler(defer=False), MLPDigitClassifier(**params)), X, y
+    )
     deferred = fitted(
         make_pipeline(PixelScaler(defer=True), MLPDigitClassifier(**params)), X, y
     )

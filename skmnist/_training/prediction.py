@@ -15,7 +15,11 @@ reused by the next.
 A ``prepare`` function (``skmnist.preprocessing.ScaledPixels.scale_block``)
 runs on the device on each block as it arrives, so that raw pixels travel in
 their own dtype (uint8: a quarter of the bytes of float32) and are scaled
-there.
+there. Without one, rows of a dtype whose every value is a float32 (uint8
+pixels) travel in their own dtype too and are converted on the device; rows
+that must be converted as scikit-learn's validation would convert them all
+(``host_dtype``: int64 to float32 by NumPy) are converted a block at a time on
+the host.
 """
 
 from __future__ import annotations
@@ -68,22 +72,50 @@ class _Output:
         return self.tensor[start:stop]
 
 
-def _host_block(X: np.ndarray, start: int, stop: int, dtype: torch.dtype):
-    """Rows ``start:stop`` of ``X`` as a CPU tensor: a view, or a converted copy."""
+#: Host dtypes every value of which is a float32 (and a float64): torch
+#: converts their blocks to the network's dtype exactly, on the device.
+EXACT_IN_FLOAT32 = frozenset(
+    np.dtype(t) for t in (np.bool_, np.uint8, np.int8, np.int16, np.float16)
+)
+
+
+def _host_block(
+    X: np.ndarray,
+    start: int,
+    stop: int,
+    dtype: torch.dtype,
+    host_dtype: np.dtype | None = None,
+) -> torch.Tensor:
+    """Rows ``start:stop`` of ``X`` as a CPU tensor: a view, or a converted copy.
+
+    ``host_dtype``, when given, is the dtype NumPy converts every block to
+    first; otherwise only blocks of a dtype torch lacks are converted, to the
+    network's ``dtype``. A block with negative strides is copied (torch reads
+    none).
+    """
     block = X[start:stop]
-    if block.dtype not in _TORCH_DTYPES:
+    if host_dtype is not None:
+        block = block.astype(host_dtype, copy=False)
+    elif block.dtype not in _TORCH_DTYPES:
         block = block.astype(torch.empty(0, dtype=dtype).numpy().dtype)
+    if any(stride < 0 for stride in block.strides):
+        block = np.ascontiguousarray(block)
     return host_tensor(block)
 
 
-def _staging_dtype(X: np.ndarray, dtype: torch.dtype, prepare) -> torch.dtype:
+def _staging_dtype(
+    X: np.ndarray, dtype: torch.dtype, prepare, host_dtype: np.dtype | None
+) -> torch.dtype:
     """The dtype that rows of ``X`` travel to the device in.
 
-    Raw rows for ``prepare`` travel as they are when that is fewer bytes than
-    the network's dtype (uint8 pixels); everything else is converted to the
-    network's dtype on the way into the staging buffer, in the same pass.
+    Raw rows travel as they are when that is fewer bytes than the network's
+    dtype and the device makes of them what the host would: rows for
+    ``prepare``, and rows whose every value is a float32 (uint8 pixels).
+    Everything else is converted to the network's dtype on the way into the
+    staging buffer, in the same pass.
     """
-    if prepare is not None and X.dtype in _TORCH_DTYPES:
+    exact = prepare is not None or X.dtype in EXACT_IN_FLOAT32
+    if host_dtype is None and exact and X.dtype in _TORCH_DTYPES:
         raw = torch.from_numpy(np.empty(0, dtype=X.dtype)).dtype
         if raw.itemsize < dtype.itemsize:
             return raw
@@ -107,11 +139,13 @@ class _CudaStaging:
         for buffer in self.device:  # freed only once the copy stream is done too
             buffer.record_stream(self.copy_stream)
 
-    def send(self, slot: int, X: np.ndarray, start: int, stop: int) -> torch.Tensor:
+    def send(
+        self, slot: int, X: np.ndarray, start: int, stop: int, host_dtype
+    ) -> torch.Tensor:
         """Rows ``start:stop`` of ``X`` on the device, via pinned buffer ``slot``."""
         host, device = self.host[slot][: stop - start], self.device[slot]
         self.copied[slot].synchronize()  # the buffer's last copy has left
-        host.copy_(_host_block(X, start, stop, host.dtype))
+        host.copy_(_host_block(X, start, stop, host.dtype, host_dtype))
         with torch.cuda.stream(self.copy_stream):
             self.copy_stream.wait_event(self.computed[slot])  # its last reader
             device[: stop - start].copy_(host, non_blocking=True)
@@ -156,6 +190,7 @@ def predict_batches(
     output: Callable[[torch.Tensor], torch.Tensor] = lambda logits: logits,
     batch_rows: int = 8192,
     prepare: Prepare | None = None,
+    host_dtype: np.dtype | None = None,
 ) -> np.ndarray:
     """Apply ``output(module(prepare(X)))`` in memory-bounded blocks on its device.
 
@@ -163,8 +198,11 @@ def predict_batches(
     the host only the input, one block's conversion and the output. Sparse
     rows (scipy, or :class:`SparseRows` already on the device) are densified
     there a block at a time. ``prepare``, when given, turns each block of raw
-    rows on the device into the network's input. If the device runs out of
-    memory, the block is halved and the part retried.
+    rows on the device into the network's input. ``host_dtype``, when given,
+    is the dtype NumPy converts each block of a dense host ``X`` to before
+    anything else (the conversion that validating all of ``X`` would have
+    made, one block at a time). If the device runs out of memory, the block is
+    halved and the part retried.
     """
     parameter = next(module.parameters())
     device, dtype = parameter.device, parameter.dtype
@@ -173,7 +211,7 @@ def predict_batches(
     dense_host = isinstance(X, np.ndarray)
     staging = None
     if dense_host and device.type == "cuda":
-        travel = _staging_dtype(X, dtype, prepare)
+        travel = _staging_dtype(X, dtype, prepare, host_dtype)
         try:
             staging = _CudaStaging(X, device, travel, min(batch_rows, max(len(X), 1)))
         except torch.OutOfMemoryError:  # no room for the buffers: copy unstaged
@@ -181,9 +219,10 @@ def predict_batches(
 
     def network_input(slot: int, start: int, stop: int) -> torch.Tensor:
         if staging is not None:
-            block = staging.send(slot, X, start, stop)
+            block = staging.send(slot, X, start, stop, host_dtype)
         elif dense_host:
-            block = _host_block(X, start, stop, dtype).to(device, non_blocking=True)
+            block = _host_block(X, start, stop, dtype, host_dtype)
+            block = block.to(device, non_blocking=True)
         else:
             block = device_rows(X, slice(start, stop), device, dtype)
         if prepare is not None:
