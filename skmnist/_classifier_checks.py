@@ -233,7 +233,7 @@ def check_parameters_agree(clf: Any) -> None:
     """Refuse parameters that a loaded classifier cannot use as they are.
 
     Plain values (:func:`~skmnist._loaded_checks.check_parameters`), no
-    callbacks, class weights that are finite and non-negative, and the layers
+    callbacks, and the layers
     of the fitted network (``hidden_layer_sizes``, ``activation``,
     ``dropout``): a file whose parameters describe another network could make
     a refit allocate what the file does not hold.
@@ -244,11 +244,6 @@ def check_parameters_agree(clf: Any) -> None:
         Naming the parameter.
     """
     check_parameters(clf, "the classifier")
-    weights = clf.class_weight
-    if isinstance(weights, dict) and not all(
-        real(0)(weight, clf) is None for weight in weights.values()
-    ):
-        raise ValueError("the classifier's class_weight holds a negative weight")
     fitted = clf._architecture
     for name, value in [
         ("hidden_layer_sizes", hidden_layer_sizes(clf)),

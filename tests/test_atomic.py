@@ -62,7 +62,13 @@ class _FullDisk(io.FileIO):
         return super().write(data)
 
 
+_fdopen = os.fdopen
+
+
 def _full_disk_fdopen(fd, mode="r", **kwargs):
+    """os.fdopen, whose files for writing fail as on a full disk."""
+    if not any(flag in mode for flag in "wax+"):
+        return _fdopen(fd, mode, **kwargs)  # reading the model is untouched
     buffered = io.BufferedWriter(_FullDisk(fd, "wb"))
     if "b" in mode:
         return buffered
