@@ -44,9 +44,10 @@ class ScaledPixels:
     it: in a scikit-learn pipeline each step sees only the output of the step
     before, so the classifier cannot know that it is fed by a scaler. The
     scaler hands over its pixels unscaled only when it knows who reads them
-    (``defer=True``, or ``"auto"`` and :func:`feeds_classifier`); the scaling
-    stays the scaler's (one definition, here), and the pipeline keeps its
-    usual steps (persistence, ONNX export and ``get_params`` are unchanged).
+    (``defer=True``, or ``"auto"`` in a pipeline's prediction that feeds the
+    classifier); the scaling stays the scaler's (one definition, here), and
+    the pipeline keeps its usual steps (persistence, ONNX export and
+    ``get_params`` are unchanged).
 
     Parameters
     ----------
