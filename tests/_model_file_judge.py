@@ -27,8 +27,10 @@ Each file gets one outcome:
     any exception from predict/predict_proba/score/transform/save, raised an
     exception from deep inside torch or NumPy (or of another type) in
     training, or returned non-finite or out-of-range probabilities or labels
-    outside ``classes_``; or the file was one that must be refused
-    (:attr:`Mutation.must_refuse`) and loaded.
+    outside ``classes_``, or ``classes_`` that are not sorted and unique; or
+    the file was one that must be refused (:attr:`Mutation.must_refuse`), or
+    a pipeline's ``memory`` (a folder whose joblib cache a fit would
+    unpickle) was loaded.
 """
 
 from __future__ import annotations
@@ -177,6 +179,8 @@ def examine(path: str, base: str, must_refuse: bool) -> dict:
         return _failed("load", _describe(exc))
     if must_refuse:
         return _failed("load", f"loaded a {type(model).__name__}: must be refused")
+    if getattr(model, "memory", None) is not None:  # joblib unpickles its cache
+        return _failed("load", f"Pipeline.memory={model.memory!r:.60} was loaded")
 
     clear = []
     step = "classes_"
@@ -415,6 +419,7 @@ class Judge:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
+            cwd=self.folder,  # where a loaded pipeline's memory="x" would write
         )
         self.process.stdin.write((json.dumps({"warm": self.bases}) + "\n").encode())
         self.process.stdin.flush()

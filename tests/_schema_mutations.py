@@ -266,7 +266,10 @@ def schema_mutations(file: File, base: str) -> Iterator[Mutation]:
                 schema = file.schema()
                 members = dict(file.members)
                 result = edit(schema, _at(schema, path), members)
-                return file.pack(schema if result is None else result, members)
+                schema = schema if result is None else result
+                if not kind.startswith(_KEEP_ID):
+                    _fresh_id(schema, path)
+                return file.pack(schema, members)
 
             return Mutation(
                 f"{base}:{where}:{kind}",
@@ -277,6 +280,25 @@ def schema_mutations(file: File, base: str) -> Iterator[Mutation]:
             )
 
         yield from _node_mutations(mutation, schema, path, node, first_array, root_id)
+
+
+#: The mutations that set a node's ``__id__`` on purpose (or remove the node).
+_KEEP_ID = ("schema:__id__", "schema:cached=", "schema:remove")
+
+
+def _fresh_id(schema, path) -> None:
+    """Give the mutated node an ``__id__`` of its own.
+
+    skops builds a node whose ``__id__`` it has met already as that earlier
+    node (a shared reference): a mutated node keeping an id that an earlier
+    node shares (every ``false``, ``0`` or ``None`` does) would be ignored.
+    """
+    try:
+        node = _at(schema, path)
+    except (LookupError, TypeError):
+        return
+    if isinstance(node, dict) and "__id__" in node:
+        node["__id__"] = next(_IDS)
 
 
 def _replace(path, new):
