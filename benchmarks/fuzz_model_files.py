@@ -12,7 +12,7 @@ output, or a file that must be refused). ``tests/test_persistence_fuzz.py``
 asserts that none fails.
 
 Run: ``python benchmarks/fuzz_model_files.py [--all | --sample N] [--jobs 2]
-[--failures] [--json outcomes.json] [--save]``. Prints a Markdown table
+[--failures] [--json outcomes.jsonl] [--save]``. Prints a Markdown table
 (one failure of each class as an example); ``--failures`` lists up to five
 failures of each class; ``--save`` writes
 benchmarks/results/fuzz_model_files.{json,md}. Every mutation (``--all``,
@@ -85,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         default=TIMEOUT_S,
         help="seconds for one file, loading and every method",
     )
-    parser.add_argument("--json", help="write every outcome to this file")
+    parser.add_argument(
+        "--json", help="write each outcome to this file as it comes (JSON lines)"
+    )
     parser.add_argument(
         "--failures", action="store_true", help="list up to five failures of each class"
     )
@@ -102,9 +104,13 @@ def main(argv: list[str] | None = None) -> int:
         chosen = found if args.all else sample(found, args.sample)
         print(f"{len(chosen)} of {len(found)} mutations", file=sys.stderr)
         done = []
+        out = open(args.json, "w") if args.json else None
 
         def progress(result):
             done.append(result)
+            if out is not None:
+                out.write(json.dumps(result) + "\n")
+                out.flush()
             if len(done) % 250 == 0:
                 print(f"  {summary_line(done)}", file=sys.stderr, flush=True)
 
@@ -123,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown)
     if args.failures:
         print(failures(results, limit=5))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=0))
+    if out is not None:
+        out.close()
     if args.save:
         payload = {
             "machine": machine(),
