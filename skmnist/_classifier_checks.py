@@ -57,6 +57,12 @@ _OPTIMIZERS = {
 }
 
 
+#: The largest weight or bias a loaded network may hold. Training keeps them
+#: far inside (below 100 in every model of the test suite and benchmarks);
+#: larger ones only serve to overflow float32 in a forward pass.
+MAX_WEIGHT = 1e6
+
+
 def _layers(clf: Any) -> list[nn.Linear]:
     return [m for m in clf.module_ if isinstance(m, nn.Linear)]
 
@@ -70,6 +76,8 @@ def network(module: Any, clf: Any) -> str | None:
         return f"has weights of dtypes {sorted(map(str, dtypes))}"
     if not all(bool(torch.isfinite(p).all()) for p in module.parameters()):
         return "holds NaN or infinite weights"
+    if any(bool((p.abs() > MAX_WEIGHT).any()) for p in module.parameters()):
+        return f"holds weights beyond +-{MAX_WEIGHT:g}, which overflow predictions"
     if _layers(clf)[0].in_features != clf.n_features_in_:
         return f"does not take n_features_in_={clf.n_features_in_} features"
     return None

@@ -44,6 +44,9 @@ MAX_FILE_SIZE = 2**31
 #: with early stopping): a million is over 400,000 epochs.
 MAX_NODES = 10**6
 
+_END_RECORD = b"PK\x05\x06"
+_END_SIZE = 22
+
 
 class FileError(ValueError):
     """A complete error message about the file (it names the file)."""
@@ -153,7 +156,51 @@ def check_members(data: bytes, infos: list[zipfile.ZipInfo], name: str) -> None:
                 f"{name!r} is corrupted (member {info.filename} ends past the "
                 "end of the file)."
             )
+        _check_local_header(data, start, info, name)
         previous = info.filename
+    _check_end_record(data, len(infos), name)
+
+
+def _check_local_header(data: bytes, start: int, info: zipfile.ZipInfo, name: str):
+    """Refuse a local header that disagrees with the central directory.
+
+    :mod:`zipfile` reads the directory and passes over the local header's
+    copy of the name, method, CRC-32 and sizes; another reader might take the
+    local copy, so a file whose two copies differ is refused, not guessed at.
+    (A member with a data descriptor, flag bit 3, may leave the CRC-32 and
+    sizes of its local header zero.)
+    """
+    flags, method, _, _, crc, compressed, size, name_length = struct.unpack_from(
+        "<HHHHIIIH", data, start + 6
+    )
+    stored_name = data[start + 30 : start + 30 + name_length]
+    described = (info.CRC, info.compress_size, info.file_size)
+    if not (
+        method == info.compress_type
+        and stored_name
+        == info.orig_filename.encode("utf-8" if flags & 0x800 else "cp437", "replace")
+        and (
+            (crc, compressed, size) == described
+            or (flags & 0x8 and not (crc or compressed or size))
+        )
+    ):
+        raise FileError(
+            f"{name!r} is corrupted (the local header of member {info.filename} "
+            "disagrees with the archive's directory)."
+        )
+
+
+def _check_end_record(data: bytes, count: int, name: str) -> None:
+    """Refuse an end-of-directory record whose member counts are not ``count``."""
+    end = data.rfind(_END_RECORD, max(0, len(data) - _END_SIZE - 0xFFFF))
+    if end < 0 or len(data) - end < _END_SIZE:
+        raise FileError(f"{name!r} is corrupted (no end-of-directory record).")
+    on_disk, total = struct.unpack_from("<HH", data, end + 8)
+    if not on_disk == total == count:
+        raise FileError(
+            f"{name!r} is corrupted (its end record counts {on_disk} and {total} "
+            f"members, its directory {count})."
+        )
 
 
 # --------------------------------------------------------------------------

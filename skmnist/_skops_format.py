@@ -195,10 +195,35 @@ def _nodes(schema: dict, name: str) -> tuple[set[str], set[str], set[str]]:
                     )
                 types.add(f"{module}.{cls}")
                 loaders.add(loader)
+                if loader == "RandomStateNode":
+                    _check_random_state(value, name)
                 if isinstance(value.get("file"), str):
                     files.add(value["file"])
             stack.extend(value.values())
     return types, loaders, files
+
+
+#: The keys of the state of NumPy's MT19937 RandomState, the one kind a file
+#: holds (skops passes the state to ``RandomState.set_state``, which would
+#: pass over any other key silently).
+_RANDOM_STATE_KEYS = ({"bit_generator", "state", "has_gauss", "gauss"}, {"key", "pos"})
+
+
+def _check_random_state(node: dict, name: str) -> None:
+    """Refuse a random state node holding other keys than NumPy's own."""
+    content = node.get("content")
+    outer = content.get("content") if isinstance(content, dict) else None
+    state = outer.get("state") if isinstance(outer, dict) else None
+    inner = state.get("content") if isinstance(state, dict) else None
+    if not (
+        isinstance(inner, dict)
+        and set(outer) == _RANDOM_STATE_KEYS[0]
+        and set(inner) == _RANDOM_STATE_KEYS[1]
+    ):
+        raise FileError(
+            f"{name!r} is not a valid skmnist model file: a random state in its "
+            f"{SCHEMA} holds other keys than NumPy's MT19937 state."
+        )
 
 
 def check_model(model: Any) -> list[MLPDigitClassifier]:
