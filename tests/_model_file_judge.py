@@ -190,7 +190,7 @@ def examine(path: str, base: str, must_refuse: bool) -> dict:
         yt = _labels(model, base, y)
         _check_predictions(model, X, yt)
         step = "save"
-        copy = path + ".saved.skmnist"
+        copy = f"{path}.{os.getpid()}.saved.skmnist"  # workers warm up together
         save_model(model, copy)
         step = "load the saved copy"
         saved = load_model(copy, device="cpu")
@@ -517,7 +517,7 @@ def judge_all(
             for judge in ready or list(busy):
                 index, path = busy.pop(judge)
                 result = judge.receive()
-                for leftover in (path, Path(f"{path}.saved.skmnist")):
+                for leftover in [path, *folder.glob(f"{path.name}.*.saved.skmnist")]:
                     leftover.unlink(missing_ok=True)
                 mutation = mutations[index]
                 results[index] = {
