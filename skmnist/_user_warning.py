@@ -34,13 +34,14 @@ def _internal(frame: FrameType) -> bool:
     )
 
 
-def warn_user(message: str, category: type[Warning]) -> None:
+def warn_user(message: str | Warning, category: type[Warning]) -> None:
     """``warnings.warn(message, category)`` at the first frame outside skmnist.
 
     Parameters
     ----------
-    message : str
-        The warning's text.
+    message : str or Warning
+        The warning's text, or a warning to raise again (``category`` is
+        then its class).
     category : type of Warning
         Its class, e.g. ``UserWarning``.
 

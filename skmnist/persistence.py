@@ -351,7 +351,9 @@ def _loaded(data: bytes, name: str, target: torch.device | None) -> Any:
         model, classifiers = _load(data, name)
     for warning in caught:  # raised under skops' frames: shown at the caller's
         if not (target and str(warning.message).startswith(DEVICE_WARNING)):
-            warn_user(str(warning.message), warning.category)
+            # The warning itself: some (InconsistentVersionWarning) take
+            # other arguments than a message to be made again.
+            warn_user(warning.message, warning.category)
     for clf in classifiers:
         if target is not None:
             clf.module_.to(target)

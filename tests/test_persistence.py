@@ -937,3 +937,23 @@ def test_loading_a_pickle_says_it_is_one(pipeline, tmp_path, compress):
     (tmp_path / "text.skmnist").write_text("hello")
     with pytest.raises(ValueError, match=r"not a zip archive\.$"):
         load_model(tmp_path / "text.skmnist")
+
+
+def test_a_file_saved_under_another_scikit_learn_loads_with_its_warning(tmp_path):
+    """scikit-learn's InconsistentVersionWarning is shown, not a TypeError."""
+    from sklearn.exceptions import InconsistentVersionWarning
+
+    X, y = load_digits(return_X_y=True)
+    path = tmp_path / "old.skmnist"
+    save_model(make_pipeline(PixelScaler(max_value=16), tiny()).fit(X, y), path)
+    with zipfile.ZipFile(path) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    schema = json.loads(members["schema.json"])
+    schema["content"]["content"]["_sklearn_version"]["content"] = '"1.0"'
+    members["schema.json"] = json.dumps(schema).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.warns(InconsistentVersionWarning, match="1.0"):
+        loaded = load_model(path, device="cpu")
+    assert loaded.predict(X[:5]).shape == (5,)
