@@ -65,7 +65,6 @@ True
 
 from __future__ import annotations
 
-import io
 import os
 import warnings
 from pathlib import Path
@@ -81,6 +80,13 @@ from . import _fitted_state, _skops_format
 from ._atomic import atomic_write
 from ._container import open_model_file, read_model_file
 from ._fitted_state import DEVICE_WARNING
+from ._pickle_files import (
+    JOBLIB_COMPRESSION,
+    PICKLE_MAGICS,
+    ZIP_MAGIC,
+    names_a_pickle,
+    unpickle,
+)
 from ._skops_format import ESTIMATOR_TYPES, STEP_TYPES, FileError
 from ._training.device import resolve_device
 from ._user_warning import warn_user
@@ -265,7 +271,7 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
     >>> loaded.mean_ == scaler.mean_
     True
     """
-    if _names_a_pickle(path):
+    if names_a_pickle(path):
         raise ValueError(
             f"{os.fspath(path)!r} names a pickle file, but save_model writes the "
             "secure skops format, which joblib.load cannot read. Name the file "
@@ -386,33 +392,6 @@ def _load(data: bytes, name: str) -> tuple[Any, list[MLPDigitClassifier]]:
 # --------------------------------------------------------------------------
 #: Suffix of secure model files: a file so named is never unpickled.
 SECURE_SUFFIX = ".skmnist"
-# Names save_model_file writes with joblib.dump, optionally followed by one
-# of joblib's compression suffixes ("model.joblib.gz").
-_PICKLE_SUFFIXES = frozenset({".joblib", ".pkl", ".pickle"})
-_JOBLIB_COMPRESSION = {  # joblib.dump's choice by the name's end (case matters)
-    ".z": "zlib",
-    ".gz": "gzip",
-    ".bz2": "bz2",
-    ".xz": "xz",
-    ".lzma": "lzma",
-    ".lz4": "lz4",
-}
-_COMPRESSION_SUFFIXES = frozenset(_JOBLIB_COMPRESSION)
-_ZIP_MAGIC = b"PK\x03\x04"
-# How the files of pickle.dump (protocol 2 and later: every default since
-# Python 3) and of joblib.dump (the same, or compressed) start. joblib has a
-# detector, but it is private (joblib.numpy_pickle_utils); these are the
-# public magic numbers of the formats. Older protocols have no header: such
-# files are not recognised as pickles, but allow_pickle=True still loads them.
-_PICKLE_MAGICS = (
-    *(b"\x80" + bytes([protocol]) for protocol in range(2, 6)),
-    *(b"\x78" + level for level in (b"\x01", b"\x5e", b"\x9c", b"\xda")),  # zlib
-    b"\x1f\x8b",  # gzip
-    b"BZh",  # bz2
-    b"\xfd7zXZ\x00",  # xz
-    b"\x5d\x00\x00",  # lzma
-    b"\x04\x22\x4d\x18",  # lz4
-)
 
 
 class PickleNotAllowedError(ValueError):
@@ -447,13 +426,6 @@ class PickleNotAllowedError(ValueError):
             f"{filename!r} is a pickle (joblib) file, which can run arbitrary code "
             "when loaded: load it with allow_pickle=True only if you trust it."
         )
-
-
-def _names_a_pickle(path: str | os.PathLike) -> bool:
-    suffixes = [suffix.lower() for suffix in Path(path).suffixes]
-    if suffixes and suffixes[-1] in _COMPRESSION_SUFFIXES:
-        suffixes.pop()
-    return bool(suffixes) and suffixes[-1] in _PICKLE_SUFFIXES
 
 
 def save_model_file(
@@ -505,12 +477,12 @@ def save_model_file(
     scaler.joblib.gz pickle
     scaler.bin skmnist
     """
-    if _names_a_pickle(path):
+    if names_a_pickle(path):
         import joblib
 
         # joblib.dump picks the compression by the name; the file is a
         # temporary one, so it is told.
-        method = _JOBLIB_COMPRESSION.get(Path(path).suffix)
+        method = JOBLIB_COMPRESSION.get(Path(path).suffix)
         with atomic_write(path) as file:
             joblib.dump(model, file, compress=(method, None) if method else 0)
         return "pickle"
@@ -586,13 +558,13 @@ def load_model_file(path: str | os.PathLike, *, allow_pickle: bool = False) -> A
     secure_name = Path(name).suffix.lower() == SECURE_SUFFIX
     with open_model_file(path) as file:  # OSError: missing, a folder, unreadable
         head = file.read(8)
-        pickled = head.startswith(_PICKLE_MAGICS)
+        pickled = head.startswith(PICKLE_MAGICS)
         if secure_name and pickled:
             raise ValueError(
                 f"{name!r} holds a pickle, not a secure skmnist model file: files "
                 f"named *{SECURE_SUFFIX} are never unpickled."
             )
-        if not (secure_name or head.startswith(_ZIP_MAGIC)):
+        if not (secure_name or head.startswith(ZIP_MAGIC)):
             if pickled and not allow_pickle:
                 raise PickleNotAllowedError(name)
             if not allow_pickle:
@@ -601,25 +573,6 @@ def load_model_file(path: str | os.PathLike, *, allow_pickle: bool = False) -> A
                     "secure format nor a pickle (joblib) file."
                 )
             file.seek(0)
-            return _unpickle(file, name)
+            return unpickle(file, name)
         data = read_model_file(file, name)
     return _loaded(data, name, None)
-
-
-def _unpickle(file: io.BufferedReader, name: str) -> Any:
-    """``joblib.load``, its errors (it can raise anything) as ValueErrors."""
-    import pickle
-
-    import joblib
-
-    try:
-        return joblib.load(file)
-    except (pickle.UnpicklingError, EOFError) as exc:
-        raise ValueError(
-            f"{name!r} is not a skmnist model file: it is not a joblib or pickle "
-            f"file ({type(exc).__name__}: {exc})."
-        ) from exc
-    except Exception as exc:
-        raise ValueError(
-            f"{name!r} could not be loaded as a pickle ({type(exc).__name__}: {exc})."
-        ) from exc
