@@ -395,7 +395,7 @@ class Judge:
     ):
         self.folder, self.timeout, self.process = Path(folder), timeout, None
         self.bases = {base: str(path) for base, path in bases.items()}
-        self.restarts, self.starting = 0, False
+        self.restarts, self.starting, self.retried = 0, False, False
 
     def __enter__(self) -> Judge:
         return self
@@ -453,6 +453,14 @@ class Judge:
             if result is None or "outcome" in result:
                 break
             self.starting = not result.get("warm")
+        if result is None and self.starting and not self.retried:
+            # It died or stalled before it was warm (a loaded machine can take
+            # minutes to import and warm up): not the file's doing. Once more.
+            self._stop()
+            self.retried = True
+            self.send(self.request)
+            return self.receive()
+        self.retried = False
         if result is None:  # the worker itself died (or hung): judged a crash
             code = self.process.poll()
             self._stop()
