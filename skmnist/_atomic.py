@@ -172,9 +172,12 @@ def atomic_write(
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
+        if isinstance(exc, OSError) and exc.errno and exc.filename is None:
+            # A full disk's ENOSPC names no file: say which one was written.
+            raise OSError(exc.errno, exc.strerror, target) from exc
         raise
     _sync_folder(os.path.dirname(target))
 

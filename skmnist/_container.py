@@ -135,11 +135,6 @@ def check_members(data: bytes, infos: list[zipfile.ZipInfo], name: str) -> None:
     for info in sorted(infos, key=lambda info: info.header_offset):
         start = info.header_offset
         header_end = start + _LOCAL_HEADER_SIZE
-        if start < end:
-            raise FileError(
-                f"{name!r} is corrupted (members {previous} and {info.filename} "
-                "overlap)."
-            )
         if (
             start < 0
             or header_end > len(data)
@@ -148,6 +143,16 @@ def check_members(data: bytes, infos: list[zipfile.ZipInfo], name: str) -> None:
             raise FileError(
                 f"{name!r} is corrupted (member {info.filename} has no local "
                 "header where the directory says)."
+            )
+        if start < end and previous is not None:
+            raise FileError(
+                f"{name!r} is corrupted (members {previous} and {info.filename} "
+                "overlap)."
+            )
+        if start > end:
+            raise FileError(
+                f"{name!r} is corrupted (bytes before member {info.filename} "
+                "belong to no member)."
             )
         name_length, extra_length = struct.unpack_from("<HH", data, start + 26)
         end = header_end + name_length + extra_length + info.compress_size
@@ -158,7 +163,7 @@ def check_members(data: bytes, infos: list[zipfile.ZipInfo], name: str) -> None:
             )
         _check_local_header(data, start, info, name)
         previous = info.filename
-    _check_end_record(data, len(infos), name)
+    _check_end_record(data, len(infos), end, name)
 
 
 def _check_local_header(data: bytes, start: int, info: zipfile.ZipInfo, name: str):
@@ -190,16 +195,31 @@ def _check_local_header(data: bytes, start: int, info: zipfile.ZipInfo, name: st
         )
 
 
-def _check_end_record(data: bytes, count: int, name: str) -> None:
-    """Refuse an end-of-directory record whose member counts are not ``count``."""
+def _check_end_record(data: bytes, count: int, members_end: int, name: str) -> None:
+    """Refuse an end record that miscounts, or bytes outside the archive's parts.
+
+    The members (from offset 0, checked above not to overlap), the central
+    directory right after them, then the end record and its comment, ending
+    the file: nothing before, between or after, where a second archive (which
+    another zip reader might take for the model) could hide.
+    """
     end = data.rfind(_END_RECORD, max(0, len(data) - _END_SIZE - 0xFFFF))
     if end < 0 or len(data) - end < _END_SIZE:
         raise FileError(f"{name!r} is corrupted (no end-of-directory record).")
-    on_disk, total = struct.unpack_from("<HH", data, end + 8)
+    on_disk, total, size, offset, comment = struct.unpack_from("<HHIIH", data, end + 8)
     if not on_disk == total == count:
         raise FileError(
             f"{name!r} is corrupted (its end record counts {on_disk} and {total} "
             f"members, its directory {count})."
+        )
+    if not (
+        offset == members_end
+        and offset + size == end
+        and end + _END_SIZE + comment == len(data)
+    ):
+        raise FileError(
+            f"{name!r} is corrupted (it holds bytes outside its members, "
+            "directory and end record)."
         )
 
 

@@ -33,6 +33,7 @@ from typing import Any
 __all__ = [
     "IMAGE_FORMATS",
     "MAX_IMAGE_PIXELS",
+    "MAX_JPEG_SCANS",
     "format_names",
     "import_pillow",
     "open_image",
@@ -101,6 +102,24 @@ def _check_size(image: Any, name: str) -> None:
         )
 
 
+#: The most scans a progressive JPEG may hold: encoders write about ten
+#: (libjpeg's default progression: 10 for colour, 6 for grey), and each scan
+#: costs a decoding pass over the whole image.
+MAX_JPEG_SCANS = 100
+
+
+def _check_scans(path: str | os.PathLike[str], name: str) -> None:
+    # Start-of-scan markers: 0xFF is stuffed inside entropy-coded data, so
+    # the pair occurs only as a marker.
+    with open(path, "rb") as file:
+        scans = file.read().count(b"\xff\xda")
+    if scans > MAX_JPEG_SCANS:
+        raise ValueError(
+            f"{name!r} is a progressive JPEG of {scans} scans; skmnist reads at "
+            f"most {MAX_JPEG_SCANS} (encoders write about ten)"
+        )
+
+
 @contextmanager
 def open_image(
     path: str | os.PathLike[str], *, reduced_side: int | None = None
@@ -163,7 +182,12 @@ def open_image(
             warnings.simplefilter("ignore", image_module.DecompressionBombWarning)
             image = image_module.open(path, formats=IMAGE_FORMATS)
     try:
-        if reduced_side is not None:
+        if image.format == "JPEG" and image.info.get("progressive"):
+            # A progressive JPEG is decoded at full size (draft only shrinks
+            # the result), one pass over it per scan: both are bounded first.
+            _check_size(image, name)
+            _check_scans(path, name)
+        elif reduced_side is not None:
             image.draft(None, (reduced_side, reduced_side))  # JPEG only
         _check_size(image, name)
         with _pillow_errors(image_module, name):

@@ -35,7 +35,7 @@ from ._training.network import (
     set_layer_arrays,
 )
 from ._training.precision import PRECISIONS
-from ._training.prediction import predict_batches
+from ._training.prediction import finite, predict_batches
 from .preprocessing import ScaledPixels
 
 __all__ = ["MLPDigitClassifier"]
@@ -510,7 +510,11 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         else:
             prepare, (X, host_dtype) = None, prediction_input(self, X)
         return predict_batches(
-            self.module_, X, output=output, prepare=prepare, host_dtype=host_dtype
+            self.module_,
+            X,
+            output=finite(output),
+            prepare=prepare,
+            host_dtype=host_dtype,
         )
 
     def _multilabel(self) -> bool:

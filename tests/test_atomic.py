@@ -144,7 +144,8 @@ def test_a_full_disk_leaves_the_previous_predictions_csv_whole(
     csv.write_text("the previous predictions\n")
     monkeypatch.setattr(os, "fdopen", _full_disk_fdopen)
     status = main(["predict", str(model), str(images), "--output", str(csv)])
-    assert status == 1 and "No space left" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert status == 1 and "No space left" in error and "predictions.csv" in error
     assert csv.read_text() == "the previous predictions\n"
     _only(tmp_path, "model.skmnist", "images.npy", "predictions.csv")
 

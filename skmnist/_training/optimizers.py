@@ -236,5 +236,8 @@ def scheduled_rate(
             * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
         )
     if config.learning_rate == "invscaling":
-        return base / (t + 1) ** config.power_t
+        try:
+            return base / (t + 1) ** config.power_t
+        except OverflowError:  # power_t=400: the rate has decayed to nothing
+            return 0.0
     return base

@@ -33,7 +33,7 @@ from torch import nn
 
 from .data import SparseRows, device_rows, host_tensor
 
-__all__ = ["predict_batches", "validation_accuracy"]
+__all__ = ["finite", "predict_batches", "validation_accuracy"]
 
 Prepare = Callable[[torch.Tensor], torch.Tensor]
 
@@ -271,3 +271,23 @@ def validation_accuracy(
         predicted = predict_batches(module, X_val, output=lambda z: z.argmax(dim=1))
         correct = predicted == y_val
     return float(np.average(correct, weights=w_val))
+
+
+def finite(output: Callable[[torch.Tensor], torch.Tensor]) -> Callable:
+    """``output``, refusing logits that are not finite with a ValueError.
+
+    A row far outside the scale the network was trained on (or damaged
+    weights) overflows float32: its probabilities would be NaN and its class
+    the first, without a word.
+    """
+
+    def checked(logits: torch.Tensor) -> torch.Tensor:
+        if not bool(torch.isfinite(logits).all()):
+            raise ValueError(
+                "The network's outputs overflow for some rows of X: their values "
+                "are far outside the range the model was trained on (scale them "
+                "as its training data were), or its weights are damaged."
+            )
+        return output(logits)
+
+    return checked
