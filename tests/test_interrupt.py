@@ -111,7 +111,15 @@ def _child(code: str, *args: str) -> subprocess.Popen:
         text=True,
         env=env,
         cwd=ROOT,
+        # A shell's background job (a CI runner's, often) inherits SIGINT
+        # ignored, and Python then keeps ignoring it: the child is given the
+        # default, so that it raises KeyboardInterrupt as at a terminal.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _interrupt_after(process: subprocess.Popen, *markers: str) -> tuple[str, str]:
