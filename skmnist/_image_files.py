@@ -62,7 +62,7 @@ def import_pillow() -> tuple[Any, Any]:
         from PIL import Image, ImageOps
     except ImportError as exc:
         raise ImportError(
-            "normalising images of digits needs Pillow: pip install skmnist[cli] "
+            "normalising images of digits needs Pillow: pip install -e '.[cli]' "
             "(or pip install pillow)"
         ) from exc
     return Image, ImageOps

@@ -30,7 +30,7 @@ an image:
 :func:`read_digit_image` reads an image file and normalises it (``skmnist
 predict`` reads image files with it), and :class:`DigitNormalizer` applies the
 normalisation to the rows of an array in a scikit-learn pipeline. Pillow is
-needed (``pip install skmnist[cli]``) and imported when the first image is
+needed (``pip install -e ".[cli]"``) and imported when the first image is
 normalised. Pillow decodes and resizes; the steps that have no Pillow
 counterpart (the background estimate, the centre of mass) are a few NumPy
 lines, and the connected pieces come from :func:`scipy.ndimage.label`.

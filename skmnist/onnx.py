@@ -10,7 +10,7 @@ call. The exported classifier has the outputs of skl2onnx's own classifiers:
 ``probabilities`` (a list of ``{class: probability}`` dicts through ZipMap by
 default, a float tensor with ``options={"zipmap": False}``).
 
-This module needs the ``onnx`` extra (``pip install skmnist[onnx]``:
+This module needs the ``onnx`` extra (``pip install -e ".[onnx]"``:
 skl2onnx, onnx and onnxruntime); it imports skl2onnx only when called.
 """
 
@@ -35,7 +35,7 @@ SCALER_ALIAS = "SkmnistPixelScaler"
 
 _INSTALL_HINT = (
     "ONNX export needs skl2onnx, onnx and onnxruntime; install them with "
-    "`pip install skmnist[onnx]`."
+    "`pip install -e '.[onnx]'`."
 )
 
 _registered = False
@@ -62,7 +62,7 @@ def register_onnx_converters() -> None:
     Raises
     ------
     ImportError
-        If skl2onnx is not installed (``pip install skmnist[onnx]``).
+        If skl2onnx is not installed (``pip install -e ".[onnx]"``).
 
     See Also
     --------
@@ -136,7 +136,7 @@ def to_onnx(model: Any, X_sample: Any, **kwargs: Any) -> _onnx.ModelProto:
     Raises
     ------
     ImportError
-        If skl2onnx is not installed (``pip install skmnist[onnx]``).
+        If skl2onnx is not installed (``pip install -e ".[onnx]"``).
     ValueError
         If ``X_sample``'s dtype has no ONNX input type in skl2onnx (such as
         uint8 images).

@@ -4,7 +4,7 @@
 read only their own rows, for dask-ml's ``Incremental`` training; and
 :func:`dask_predict` applies a fitted model to a dask array with the model
 shipped to the workers once. Needs the ``dask`` extra
-(``pip install "skmnist[dask]"``). Hyper-parameter searches need nothing
+(``pip install -e ".[dask]"``). Hyper-parameter searches need nothing
 here: run scikit-learn's searches under ``joblib.parallel_backend("dask")``.
 See :ref:`scale-out`.
 """

@@ -1,6 +1,6 @@
 """Plots of classification results, drawn with matplotlib (imported lazily).
 
-matplotlib is an optional dependency: ``pip install skmnist[cli]``. The
+matplotlib is an optional dependency: ``pip install -e ".[cli]"``. The
 figures are built without :mod:`matplotlib.pyplot`'s global state, so they
 never open a window and can be drawn on a machine without a display.
 """
@@ -22,7 +22,7 @@ def _figure_class() -> Any:
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise ImportError(
-            "plotting needs matplotlib: pip install skmnist[cli] "
+            "plotting needs matplotlib: pip install -e '.[cli]' "
             "(or pip install matplotlib)"
         ) from exc
     return Figure

@@ -170,7 +170,7 @@ def test_missing_skl2onnx_names_the_extra(monkeypatch):
     import skmnist.onnx as skmnist_onnx
 
     monkeypatch.setitem(__import__("sys").modules, "skl2onnx", None)
-    with pytest.raises(ImportError, match=r"pip install skmnist\[onnx\]"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[onnx\]'"):
         skmnist_onnx.to_onnx(_tiny(), np.zeros((1, 4), np.float32))
 
 

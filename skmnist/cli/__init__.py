@@ -34,7 +34,7 @@ command and turns its errors into exit statuses.
 
 The progress bar needs tqdm (one line per epoch is printed without it),
 ``predict`` on image files needs Pillow and ``evaluate --plot`` needs
-matplotlib: ``pip install skmnist[cli]`` installs all three.
+matplotlib: ``pip install -e ".[cli]"`` installs all three.
 """
 
 from ._main import main
