@@ -144,7 +144,7 @@ def check_members(data: bytes, infos: list[zipfile.ZipInfo], name: str) -> None:
                 f"{name!r} is corrupted (member {info.filename} has no local "
                 "header where the directory says)."
             )
-        if start < end and previous is not None:
+        if start < end:
             raise FileError(
                 f"{name!r} is corrupted (members {previous} and {info.filename} "
                 "overlap)."
@@ -166,7 +166,9 @@ def check_members(data: bytes, infos: list[zipfile.ZipInfo], name: str) -> None:
     _check_end_record(data, len(infos), end, name)
 
 
-def _check_local_header(data: bytes, start: int, info: zipfile.ZipInfo, name: str):
+def _check_local_header(
+    data: bytes, start: int, info: zipfile.ZipInfo, name: str
+) -> None:
     """Refuse a local header that disagrees with the central directory.
 
     :mod:`zipfile` reads the directory and passes over the local header's
