@@ -32,6 +32,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "benchmark_results",
     "cli_help",
+    "gallery_checks",
 ]
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "sphinxext", "Thumbs.db", ".DS_Store"]

@@ -13,12 +13,15 @@ Training stops when that accuracy has not improved by ``tol`` for
 
 Two settings are compared. The first uses a ``"constant"`` learning rate
 (MLPClassifier's default) and lets early stopping decide when to end. The
-second keeps this estimator's default ``"cosine"`` schedule, which anneals the
-rate from ``learning_rate_init`` to zero over the ``max_iter`` epochs of a
-fit, and sets ``n_iter_no_change=np.inf``: the validation accuracy is still
-tracked and the best epoch still restored, but training never stops early, so
-the schedule runs to its end. An epoch callback records the learning rate the
-optimizer used.
+second keeps this estimator's defaults, the ``"cosine"`` schedule over
+``max_iter="auto"`` (20 epochs here), which anneals the rate from
+``learning_rate_init`` to zero over the epochs of a fit, and sets
+``n_iter_no_change=np.inf``: the validation accuracy is still tracked and the
+best epoch still restored, but training never stops early, so the schedule
+runs to its end. Reaching the end of that planned schedule is no
+:class:`~sklearn.exceptions.ConvergenceWarning`; an explicit ``max_iter=20``
+would warn at the end of the fit, as MLPClassifier does. An epoch callback
+records the learning rate the optimizer used.
 """
 
 import matplotlib.pyplot as plt
@@ -52,7 +55,7 @@ settings = {
     },
     "cosine, no stopping": {
         "learning_rate": "cosine",
-        "max_iter": 20,
+        "max_iter": "auto",
         "n_iter_no_change": np.inf,
     },
 }

@@ -30,7 +30,7 @@ from skmnist.images import normalize_digit
 X_train, y_train = load_mnist(subset="train", source="sample", return_X_y=True)
 X_test, y_test = load_mnist(subset="test", source="sample", return_X_y=True)
 model = make_pipeline(
-    PixelScaler(), MLPDigitClassifier(hidden_layer_sizes=(128,), max_iter=10)
+    PixelScaler(), MLPDigitClassifier(hidden_layer_sizes=(128,), random_state=0)
 )
 model.fit(X_train, y_train)
 print(f"accuracy on the sample's test digits: {model.score(X_test, y_test):.3f}")
