@@ -110,6 +110,8 @@ def main() -> None:
     total_wall = sum(row["wall_s"] for row in examples)
     total_cpu = sum(row["cpu_s"] for row in examples)
     info = machine()
+    if args.threads:  # the examples', not this process's
+        info["torch_threads"] = args.threads
     threads = args.threads or "torch's default"
     lines = [
         "# The gallery's examples, each in a fresh process",
