@@ -69,13 +69,16 @@ def test_a_clean_page_passes(checks):
 
 def test_only_gallery_pages_are_checked_and_each_problem_is_a_warning(checks, caplog):
     app = SimpleNamespace(srcdir=str(DOCS))
-    source = [page(printed_warning())]
+    source = [page(printed_warning() * 3)]
     with caplog.at_level(logging.WARNING):
         checks.check_page(app, "user_guide/classifier", source)
         assert caplog.records == []
         checks.check_page(app, "auto_examples/plot_grid_search", source)
     messages = [record.getMessage() for record in caplog.records]
     assert len(messages) == 2
-    assert messages[0].startswith(
-        "auto_examples/plot_grid_search: the page shows a printed ConvergenceWarning"
+    assert messages[0] == (
+        "the page shows a printed ConvergenceWarning (from pipeline.py, line 645)"
+        " (3 times); the example should not print it."
     )
+    assert "the build machine's path" in messages[1]
+    assert messages[1].endswith("(3 times); the example should not print it.")

@@ -17,6 +17,7 @@ import re
 import site
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -84,11 +85,12 @@ def check_page(app, docname: str, source: list[str]) -> None:
     if not docname.startswith(f"{GALLERY}/"):
         return
     paths = machine_paths(Path(app.srcdir).resolve().parent)
-    for problem in problems(source[0], paths):
+    for problem, count in Counter(problems(source[0], paths)).items():
+        times = f" ({count} times)" if count > 1 else ""
         logger.warning(
-            "%s: the page shows %s; the example should not print it.",
-            docname,
+            "the page shows %s%s; the example should not print it.",
             problem,
+            times,
             location=docname,
         )
 
