@@ -111,7 +111,8 @@ def four_cpus(monkeypatch):
         (-9, (1,)),
     ],
 )
-def test_policy_of_n_jobs(four_cpus, n_jobs, candidates):
+def test_policy_of_n_jobs(four_cpus, monkeypatch, n_jobs, candidates):
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 8)
     assert ThreadPolicy.from_n_jobs(n_jobs).candidates == candidates
 
 

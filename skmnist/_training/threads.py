@@ -167,8 +167,9 @@ class ThreadPolicy:
         """The policy of an estimator's ``n_jobs`` (see MLPDigitClassifier)."""
         available = available_cpus()
         if n_jobs is not None:  # the user's count, as scikit-learn reads n_jobs
-            count = n_jobs if n_jobs > 0 else max(1, available + 1 + n_jobs)
-            return cls((count,))
+            # At most one per CPU of the machine: torch would start them all.
+            count = min(n_jobs, os.cpu_count() or 1)
+            return cls((count if n_jobs > 0 else max(1, available + 1 + n_jobs),))
         current = torch.get_num_threads()
         if any(os.environ.get(name) for name in LIMIT_VARIABLES) or (
             current < available
