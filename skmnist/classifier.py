@@ -181,8 +181,8 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         are often much faster); a limit already set (``OMP_NUM_THREADS``,
         :func:`torch.set_num_threads`, ``threadpoolctl.threadpool_limits``)
         is kept. An int fixes the count (at most the machine's CPUs); ``-1``
-        is all the CPUs the process may use, ``-2`` all but one. torch's setting is restored after each
-        call. See :ref:`threads`.
+        is all the CPUs the process may use, ``-2`` all but one. torch's
+        setting is restored after each call. See :ref:`threads`.
     keep_optimizer_state : bool, default=False
         Whether pickles of a fitted model (joblib files, and every transfer
         between processes: joblib workers, dask) also hold the optimizer's
