@@ -37,6 +37,7 @@ from ._training.history import StoppingConfig, TrainingState
 from ._training.loop import Run
 from ._training.loss import l2_penalty
 from ._training.optimizers import OptimizerConfig
+from ._training.threads import ThreadPolicy
 from ._user_warning import warn_user
 
 __all__ = [
@@ -212,6 +213,7 @@ def plan_fit(est, X, y, sample_weight, classes, incremental, one_epoch):
         label_smoothing=float(est.label_smoothing),
         max_fun=est.max_fun,
         precision=est.precision,
+        threads=ThreadPolicy.from_n_jobs(est.n_jobs) if device.type == "cpu" else None,
     )
     if not incremental:
         _check_network_fits(job)

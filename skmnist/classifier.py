@@ -36,6 +36,7 @@ from ._training.network import (
 )
 from ._training.precision import PRECISIONS
 from ._training.prediction import finite, predict_batches
+from ._training.threads import ThreadPolicy
 from .preprocessing import ScaledPixels
 
 __all__ = ["MLPDigitClassifier"]
@@ -171,6 +172,17 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         keep bfloat16 autocast for the other networks); elsewhere it is
         ``"float32"``. float64 input always trains in float64, and
         predictions run in the model's own precision.
+    n_jobs : int or None, default=None
+        CPU threads of a fit and of a predict on the CPU (torch's threads).
+        ``None`` chooses: among 1, 2, 4, ... up to the CPUs the process may
+        use (its CPU affinity and its cgroup CPU quota), it times training
+        steps at each count and keeps the fastest, and looks again when the
+        step time changes (on a machine busy with other work, fewer threads
+        are often much faster); a limit already set (``OMP_NUM_THREADS``,
+        :func:`torch.set_num_threads`, ``threadpoolctl.threadpool_limits``)
+        is kept. An int fixes the count (at most the machine's CPUs); ``-1``
+        is all the CPUs the process may use, ``-2`` all but one. torch's
+        setting is restored after each call. See :ref:`threads`.
     keep_optimizer_state : bool, default=False
         Whether pickles of a fitted model (joblib files, and every transfer
         between processes: joblib workers, dask) also hold the optimizer's
@@ -297,6 +309,11 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         "device": [str, torch.device],
         "keep_optimizer_state": ["boolean"],
         "precision": [StrOptions(set(PRECISIONS))],
+        "n_jobs": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+            None,
+        ],
         "callbacks": [list, None],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
     }
@@ -335,6 +352,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         callbacks=None,
         max_fun=15000,
         precision="auto",
+        n_jobs=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -367,6 +385,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         self.callbacks = callbacks
         self.max_fun = max_fun
         self.precision = precision
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ fit
 
@@ -515,6 +534,7 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
             output=finite(output),
             prepare=prepare,
             host_dtype=host_dtype,
+            threads=ThreadPolicy.from_n_jobs(self.n_jobs),
         )
 
     def _multilabel(self) -> bool:

@@ -26,12 +26,13 @@ from .history import TrainingState
 from .lbfgs import train_lbfgs
 from .loop import Run, TrainingInterrupted, train_epochs
 from .network import build_mlp
-from .numerics import flush_denormals, step_threads
+from .numerics import flush_denormals
 from .optimizers import make_optimizer, resume_optimizer
 from .precision import dtype_name
 from .randomness import Streams, get_rng_states, seeded
 from .stacked import StackedStep
 from .steps import single_step
+from .threads import ThreadPolicy
 
 __all__ = ["Job", "Outcome", "stack_key", "train"]
 
@@ -64,6 +65,7 @@ class Job:
     label_smoothing: float = 0.0
     max_fun: int = 15000
     precision: str = "auto"
+    threads: ThreadPolicy | None = None  # None: torch's count as it is
 
     @property
     def lbfgs(self) -> bool:
@@ -188,7 +190,7 @@ def _train_one(job: Job) -> list[Outcome]:
         state = job.run.state
         data = DeviceData.from_numpy(job.X, job.y, job.weight, job.device, job.dtype)
         if job.lbfgs:  # L-BFGS starts afresh at every fit, as in MLPClassifier
-            with step_threads(module, len(data)):
+            with _threads(job).for_step(module, len(data)).applied() as tuner:
                 state = train_lbfgs(
                     module,
                     data,
@@ -198,6 +200,7 @@ def _train_one(job: Job) -> list[Outcome]:
                     max_fun=job.max_fun,
                     tol=job.run.stopping.tol,
                     label_smoothing=job.label_smoothing,
+                    threads=tuner,
                 )
             return [Outcome(module, None, state, dtype_name(job.dtype))]
         optimizer = make_optimizer(module, job.run.config)
@@ -212,7 +215,8 @@ def _train_one(job: Job) -> list[Outcome]:
         if step.row_dtype is not None and job.run.augment is None:
             data = data.rows_in(step.row_dtype)  # augment distorts float32 rows
         outcomes = [Outcome(module, optimizer, state, step.precision)]
-        with step_threads(module, job.batch_size), _interruptible(outcomes):
+        threads = _threads(job).for_step(module, job.batch_size)
+        with threads.applied() as tuner, _interruptible(outcomes):
             train_epochs(
                 [job.run],
                 step,
@@ -221,8 +225,13 @@ def _train_one(job: Job) -> list[Outcome]:
                 max_iter=job.max_iter,
                 batch_size=job.batch_size,
                 shuffle=job.shuffle,
+                threads=tuner,
             )
     return outcomes
+
+
+def _threads(job: Job) -> ThreadPolicy:
+    return job.threads if job.threads is not None else ThreadPolicy.current()
 
 
 @contextlib.contextmanager
@@ -267,7 +276,8 @@ def _train_stacked(jobs: Sequence[Job]) -> list[Outcome]:
                 made.append(Outcome(module, optimizer, job.run.state, step.precision))
             return made
 
-        with _interruptible(outcomes):
+        threads = _threads(first).for_step(modules[0], first.batch_size * len(jobs))
+        with threads.applied() as tuner, _interruptible(outcomes):
             train_epochs(
                 [job.run for job in jobs],
                 step,
@@ -276,5 +286,6 @@ def _train_stacked(jobs: Sequence[Job]) -> list[Outcome]:
                 max_iter=first.max_iter,
                 batch_size=first.batch_size,
                 shuffle=first.shuffle,
+                threads=tuner,
             )
     return outcomes()

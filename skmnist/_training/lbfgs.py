@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -13,6 +14,7 @@ from .data import DeviceData
 from .history import TrainingState
 from .loss import l2_penalty, sample_losses
 from .plain_optim import construct, plain_step
+from .threads import ThreadTuner
 
 __all__ = ["train_lbfgs"]
 
@@ -35,6 +37,7 @@ def train_lbfgs(
     max_fun: int,
     tol: float,
     label_smoothing: float = 0.0,
+    threads: ThreadTuner | None = None,
 ) -> TrainingState:
     """Minimise the full-batch loss plus ``alpha / 2 * ||W||^2`` with L-BFGS.
 
@@ -45,7 +48,8 @@ def train_lbfgs(
     evaluations are spent. ``state.n_iter`` gains the iterations run,
     ``state.loss_curve`` is left as it is, and ``state.converged`` tells
     whether it stopped before a budget ran out. If the loss becomes
-    non-finite the weights are restored with a warning.
+    non-finite the weights are restored with a warning. ``threads``, when
+    given, times each loss evaluation (:class:`ThreadTuner`).
     """
     parameters = list(module.parameters())
     optimizer = construct(
@@ -86,10 +90,13 @@ def train_lbfgs(
             penalty.backward()
         return total + penalty.detach()
 
+    timed = threads if threads is not None else contextlib.nullcontext()
+
     def closure() -> torch.Tensor:
         for parameter in parameters:
             parameter.grad = None
-        return objective(backward=True)
+        with timed:
+            return objective(backward=True)
 
     loss = float(plain_step(optimizer, closure).detach())
     with torch.no_grad():

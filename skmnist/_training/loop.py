@@ -19,6 +19,7 @@ others train on, so each ends as it would alone.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ from .optimizers import OptimizerConfig, scheduled_rate
 from .prediction import validation_accuracy
 from .randomness import Streams
 from .steps import Step
+from .threads import ThreadTuner
 
 __all__ = ["Checkpoint", "Run", "TrainingInterrupted", "train_epochs"]
 
@@ -100,8 +102,11 @@ class Checkpoint:
 class _Loop:
     """The state of one call of :func:`train_epochs` (see there)."""
 
-    def __init__(self, runs, step, data, streams, batch_size, max_iter, shuffle):
+    def __init__(
+        self, runs, step, data, streams, batch_size, max_iter, shuffle, threads
+    ):
         self.runs, self.step, self.data, self.streams = runs, step, data, streams
+        self.threads = threads if threads is not None else contextlib.nullcontext()
         self.batch_size, self.shuffle = batch_size, shuffle
         self.sizes = np.asarray(data.sizes)
         self.steps_per_epoch = -(-self.sizes // batch_size)
@@ -190,9 +195,10 @@ class _Loop:
         ):
             if augmenting:
                 X = self.augmented(X, counts[index])
-            self.step(
-                index, X, y, weight, log_likelihood[:, start : start + y.shape[1]]
-            )
+            with self.threads:
+                self.step(
+                    index, X, y, weight, log_likelihood[:, start : start + y.shape[1]]
+                )
             self.flush_count += 1
             if self.flush_count % FLUSH_EVERY == 0:
                 flush_subnormals(self.step.float_state())
@@ -323,6 +329,7 @@ def train_epochs(
     max_iter: int,
     batch_size: int,
     shuffle: bool = True,
+    threads: ThreadTuner | None = None,
 ) -> list[TrainingState]:
     """Train the networks of ``step`` for at most ``max_iter`` epochs.
 
@@ -340,9 +347,11 @@ def train_epochs(
     network inside an epoch back at its last complete epoch (weights and
     history; its optimizer keeps its moments), restores the best validation
     epoch's weights as a normal end does, marks each network still training
-    ``interrupted`` and raises :class:`TrainingInterrupted`. Returns each
-    run's (updated) state.
+    ``interrupted`` and raises :class:`TrainingInterrupted`. ``threads``, when
+    given, sets torch's CPU thread count for each step and times it
+    (:class:`~skmnist._training.threads.ThreadTuner`). Returns each run's
+    (updated) state.
     """
-    loop = _Loop(runs, step, data, streams, batch_size, max_iter, shuffle)
+    loop = _Loop(runs, step, data, streams, batch_size, max_iter, shuffle, threads)
     loop.run(max_iter)
     return [run.state for run in runs]

@@ -1,4 +1,4 @@
-"""How training keeps the CPU fast: thread counts and subnormal numbers."""
+"""How training keeps the CPU fast: subnormal numbers."""
 
 from __future__ import annotations
 
@@ -11,43 +11,10 @@ from torch import nn
 
 __all__ = [
     "FLUSH_EVERY",
-    "ONE_THREAD_MACS",
     "float_state",
     "flush_denormals",
     "flush_subnormals",
-    "step_threads",
 ]
-
-
-#: A CPU step of fewer multiply-adds than this (batch size x weights) trains on
-#: one thread: splitting a fraction of a millisecond of work between threads
-#: saves nothing, while every parallel region waits for all of torch's
-#: threads, which on a busy machine costs milliseconds per operation
-#: (measured: an epoch of a 2-unit network went from 0.7 ms to 30 ms).
-#: Measured on 2 cores (AMD EPYC Zen 5), one MNIST epoch at batch 128: two
-#: threads against one took 0.94 to 1.04 times as long up to 1.6 million
-#: multiply-adds a step (784-16-10), 0.72 to 0.90 at 3.3 and 6.5 million
-#: (784-32/64-10), 0.60 to 0.70 at 26 million (784-256-10).
-ONE_THREAD_MACS = 2**21
-
-
-@contextlib.contextmanager
-def step_threads(module: nn.Module, batch_size: int):
-    """Train on one CPU thread inside when a step is small (ONE_THREAD_MACS)."""
-    parameter = next(module.parameters(), None)
-    weights = sum(
-        p.numel() for n, p in module.named_parameters() if n.endswith("weight")
-    )
-    before = torch.get_num_threads()
-    small = batch_size * weights < ONE_THREAD_MACS
-    if parameter is None or parameter.device.type != "cpu" or before == 1 or not small:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @contextlib.contextmanager

@@ -32,10 +32,15 @@ import torch
 from torch import nn
 
 from .data import SparseRows, device_rows, host_tensor
+from .threads import ThreadPolicy
 
 __all__ = ["finite", "predict_batches", "validation_accuracy"]
 
 Prepare = Callable[[torch.Tensor], torch.Tensor]
+
+#: Predictions of fewer blocks than this run at the policy's largest count:
+#: timing needs a few blocks at each candidate count.
+TUNED_BLOCKS = 16
 
 #: Host dtypes a block is read in without conversion (native byte order only):
 #: those torch computes with. Other blocks (uint16, big-endian data) are
@@ -191,6 +196,7 @@ def predict_batches(
     batch_rows: int = 8192,
     prepare: Prepare | None = None,
     host_dtype: np.dtype | None = None,
+    threads: ThreadPolicy | None = None,
 ) -> np.ndarray:
     """Apply ``output(module(prepare(X)))`` in memory-bounded blocks on its device.
 
@@ -202,7 +208,10 @@ def predict_batches(
     is the dtype NumPy converts each block of a dense host ``X`` to before
     anything else (the conversion that validating all of ``X`` would have
     made, one block at a time). If the device runs out of memory, the block is
-    halved and the part retried.
+    halved and the part retried. ``threads`` sets torch's CPU threads (None:
+    as they are); with several candidate counts and at least
+    :data:`TUNED_BLOCKS` blocks, the blocks are timed to choose among them,
+    else the largest is used.
     """
     parameter = next(module.parameters())
     device, dtype = parameter.device, parameter.dtype
@@ -230,35 +239,42 @@ def predict_batches(
         return block.to(dtype)  # the block itself when it has the network's dtype
 
     module.eval()
-    out = _Output(X.shape[0])
-    start, block_index = 0, 0
-    while True:
-        stop = min(start + batch_rows, X.shape[0])
-        slot = block_index % 2
-        try:
-            result = output(module(network_input(slot, start, stop)))
-            if staging is not None:
-                staging.receive(slot, result, out, start)
-            else:
-                out.rows(result, start, stop).copy_(result)
-        except torch.OutOfMemoryError:
-            result = None
-            if batch_rows == 1:
-                raise MemoryError(
-                    f"The {device} device ran out of memory predicting a single row."
-                ) from None
-            batch_rows = max(1, batch_rows // 2)  # retry this part in smaller blocks
-            if staging is not None:
-                staging.drain(out)
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-            continue
-        start, block_index = stop, block_index + 1
-        if start >= X.shape[0]:
-            break
-    if staging is not None:
-        staging.drain(out)
-    return out.array
+    policy = (threads or ThreadPolicy.current()).for_step(module, batch_rows)
+    if -(-X.shape[0] // batch_rows) < TUNED_BLOCKS:
+        policy = ThreadPolicy(policy.candidates[-1:])
+    with policy.applied(warmup=1, rounds=2, per_round=2) as tuner:
+        out = _Output(X.shape[0])
+        start, block_index = 0, 0
+        while True:
+            stop = min(start + batch_rows, X.shape[0])
+            slot = block_index % 2
+            try:
+                with tuner:
+                    result = output(module(network_input(slot, start, stop)))
+                if staging is not None:
+                    staging.receive(slot, result, out, start)
+                else:
+                    out.rows(result, start, stop).copy_(result)
+            except torch.OutOfMemoryError:
+                result = None
+                if batch_rows == 1:
+                    raise MemoryError(
+                        f"The {device} device ran out of memory predicting "
+                        "a single row."
+                    ) from None
+                # Retry this part in smaller blocks.
+                batch_rows = max(1, batch_rows // 2)
+                if staging is not None:
+                    staging.drain(out)
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                continue
+            start, block_index = stop, block_index + 1
+            if start >= X.shape[0]:
+                break
+        if staging is not None:
+            staging.drain(out)
+        return out.array
 
 
 def validation_accuracy(
