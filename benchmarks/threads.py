@@ -87,7 +87,7 @@ def _child(contender: str, workload: str) -> dict:
     default_threads = torch.get_num_threads()
     if contender == "MLPClassifier":
         model = MLPClassifier(
-            (512, 256), batch_size=200, max_iter=epochs, random_state=0
+            (512, 256), batch_size=128, max_iter=epochs, random_state=0
         )
         X = X.astype(np.float32) / 255
     else:
