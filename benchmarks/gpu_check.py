@@ -141,9 +141,9 @@ def _copy_rate(src, dst, repeats: int = 5) -> float:
 
 def _declared_requirements() -> dict:
     """pyproject.toml's dependencies and whether the installed versions meet them."""
+    import tomllib
     from importlib.metadata import PackageNotFoundError, version
 
-    import tomllib
     from packaging.requirements import Requirement
 
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]

@@ -4,9 +4,14 @@ One list, each entry with its reason; ``tests/conftest.py`` applies it. Only
 tests of MLPClassifier's private internals are excluded: they are expected to
 fail (strict: one that starts passing fails). The suite's MLPRegressor cases
 run scikit-learn's own MLPRegressor, as the vendored file imports it.
+
+The file is scikit-learn 1.9.1's: a few of its tests check what older
+releases (down to skmnist's floor, ``make test-min``) do not have, and skip
+there (:data:`NEEDS_SCIKIT_LEARN`).
 """
 
 import pytest
+from _versions import requires
 
 #: Test name (a node id inside test_sklearn_mlp.py, with or without its
 #: parameters) -> reason.
@@ -24,12 +29,35 @@ EXCLUDED = {
     ),
 }
 
+#: Test name -> (the scikit-learn release it needs, what that release added).
+NEEDS_SCIKIT_LEARN = {
+    "test_mlp_sample_weight_with_early_stopping": (
+        "1.7",
+        "sample_weight in MLPRegressor.fit",
+    ),
+    "test_mlp_vs_poisson_glm_equivalent": ("1.7", "MLPRegressor(loss='poisson')"),
+    "test_minimum_input_sample_size": (
+        "1.7",
+        "MLPRegressor's error for a validation set too small",
+    ),
+    "test_early_stopping_stratified": (
+        "1.8",
+        "the wording of StratifiedShuffleSplit's error for a class of one member",
+    ),
+}
+
 
 def mark_excluded(items) -> None:
-    """Mark the vendored tests named in :data:`EXCLUDED` as strict xfails."""
+    """Mark the vendored tests named in :data:`EXCLUDED` as strict xfails.
+
+    Those of :data:`NEEDS_SCIKIT_LEARN` skip where scikit-learn is older.
+    """
     for item in items:
         if item.path.name != "test_sklearn_mlp.py":
             continue
-        reason = EXCLUDED.get(item.originalname or item.name)
+        name = item.originalname or item.name
+        reason = EXCLUDED.get(name)
         if reason is not None:
             item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+        if name in NEEDS_SCIKIT_LEARN:
+            item.add_marker(requires("scikit-learn", *NEEDS_SCIKIT_LEARN[name]))

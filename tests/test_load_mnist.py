@@ -456,8 +456,10 @@ def write_openml_cache(data_home: Path, n_rows: int) -> tuple[np.ndarray, np.nda
 
     The files are those that ``fetch_openml("mnist_784", version=1)`` reads
     under ``data_home/openml/openml.org`` (gzipped JSON metadata and the ARFF
-    data); each row has two non-zero pixels, so that the values and the order
-    can be checked. Returns the expected images and labels.
+    data, which scikit-learn 1.6 reads under the file's id and later releases
+    under the path of the description's ``url``); each row has two non-zero
+    pixels, so that the values and the order can be checked. Returns the
+    expected images and labels.
     """
     root = data_home / "openml" / "openml.org"
     rows = np.arange(n_rows)
@@ -525,6 +527,8 @@ def write_openml_cache(data_home: Path, n_rows: int) -> tuple[np.ndarray, np.nda
         if not isinstance(content, bytes):
             content = json.dumps(content).encode()
         path.write_bytes(gzip.compress(content, compresslevel=1))
+    download = root / "data" / "v1" / "download"
+    shutil.copyfile(download / "52667" / "mnist_784.arff.gz", download / "52667.gz")
     images = np.zeros((n_rows, 784), dtype=np.uint8)
     images[:, 0], images[:, -1] = first, last
     return images.reshape(-1, 28, 28), labels

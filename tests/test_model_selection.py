@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from _versions import requires
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -529,7 +530,23 @@ def test_a_pipeline_rejects_unprefixed_sample_weight_like_gridsearchcv(small):
             search(_pipe(), grid, cv=3, error_score="raise").fit(X, y, sample_weight=w)
 
 
-def test_search_with_metadata_routing_equals_gridsearchcv(small):
+@pytest.mark.parametrize(
+    "weighted_scorer",
+    [
+        pytest.param(
+            False,
+            marks=requires(
+                "scikit-learn",
+                "1.8",
+                "GridSearchCV routes sample_weight to the default scorer, "
+                "Pipeline.score",
+            ),
+            id="default",
+        ),
+        pytest.param(True, id="weighted"),
+    ],
+)
+def test_search_with_metadata_routing_equals_gridsearchcv(small, weighted_scorer):
     import sklearn
     from sklearn.metrics import get_scorer
     from sklearn.model_selection import GroupKFold
@@ -544,20 +561,20 @@ def test_search_with_metadata_routing_equals_gridsearchcv(small):
             .set_fit_request(sample_weight=True)
             .set_score_request(sample_weight=True),
         )
-        scorers = {
-            "default": None,
-            "weighted": get_scorer("accuracy").set_score_request(sample_weight=True),
-        }
-        for scoring in scorers.values():
-            fit = {"X": X, "y": y, "sample_weight": w, "groups": groups}
-            expected, search = _both(pipe, grid, fit, scoring=scoring, cv=GroupKFold(4))
-            assert_same_results(expected, search)
-            np.testing.assert_allclose(
-                search.predict_proba(X), expected.predict_proba(X), atol=1e-12
-            )
-            assert search.score(X, y, sample_weight=w) == pytest.approx(
-                expected.score(X, y, sample_weight=w)
-            )
+        scoring = (
+            get_scorer("accuracy").set_score_request(sample_weight=True)
+            if weighted_scorer
+            else None
+        )
+        fit = {"X": X, "y": y, "sample_weight": w, "groups": groups}
+        expected, search = _both(pipe, grid, fit, scoring=scoring, cv=GroupKFold(4))
+        assert_same_results(expected, search)
+        np.testing.assert_allclose(
+            search.predict_proba(X), expected.predict_proba(X), atol=1e-12
+        )
+        assert search.score(X, y, sample_weight=w) == pytest.approx(
+            expected.score(X, y, sample_weight=w)
+        )
 
 
 @pytest.mark.parametrize(
