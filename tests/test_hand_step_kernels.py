@@ -116,7 +116,7 @@ def test_public_fallbacks_give_the_private_kernels_results(
 
 
 def test_the_kernel_checks_find_this_torchs_kernels():
-    # torch 2.5 to 2.13 have them all, with the signatures the steps use.
+    # torch 2.13 (the floor) has them all, with the signatures the steps use.
     assert hand_step.FUSED_ADAM_KERNELS
     assert hand_step.THRESHOLD_BACKWARD
     assert hand_step.FOREACH_COPY

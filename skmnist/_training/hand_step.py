@@ -42,7 +42,7 @@ def _schema_has(op_name: str, arguments: set[str]) -> bool:
     The private kernels below are called directly, as torch's own optimizers
     and autograd formulas call them; they are not public API, so each is
     used only where this torch has it with the signature the calls need
-    (checked on torch 2.5 to 2.13), and public code takes over otherwise.
+    (checked on torch 2.13, the floor), and public code takes over otherwise.
     """
     try:
         schema = getattr(torch.ops.aten, op_name).default._schema
