@@ -32,6 +32,7 @@ from typing import Any
 
 __all__ = [
     "IMAGE_FORMATS",
+    "INVERT_CHOICES",
     "MAX_IMAGE_PIXELS",
     "MAX_JPEG_SCANS",
     "format_names",
@@ -41,6 +42,10 @@ __all__ = [
 
 #: The formats skmnist reads image files in (Pillow's format names).
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF")
+
+#: Accepted values of the ``invert`` argument of the image readers (defined
+#: here, without NumPy or scikit-learn, for the command line's parser).
+INVERT_CHOICES = ("auto", "always", "never")
 
 #: The most pixels an image may have once decoded (4096 x 4096).
 MAX_IMAGE_PIXELS = 4096 * 4096

@@ -52,14 +52,11 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._image_files import _DECODING_ERRORS, open_image
+from ._image_files import _DECODING_ERRORS, INVERT_CHOICES, open_image
 from ._image_files import import_pillow as _import_pillow
 from ._user_warning import warn_user
 
 __all__ = ["INVERT_CHOICES", "DigitNormalizer", "normalize_digit", "read_digit_image"]
-
-#: Accepted values of the ``invert`` argument.
-INVERT_CHOICES = ("auto", "always", "never")
 
 _MNIST_SIDE, _MNIST_BOX = 28, 20  # the field and the box the digit is scaled into
 _NOISE_SIGMAS = 4.0  # paper noise below this many standard deviations is paper

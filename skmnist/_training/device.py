@@ -11,14 +11,14 @@ from pathlib import Path
 
 import torch
 
+from .device_names import check_device_name
+
 try:  # POSIX advisory locks; elsewhere processes fall back to pid % devices
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 __all__ = ["check_device_name", "claim_device", "resolve_device"]
-
-_EXPLICIT = re.compile(r"^(cpu|mps|cuda)(:\d+)?$")
 
 
 def _mps_available() -> bool:
@@ -129,36 +129,6 @@ def _auto_cuda_index() -> int:
     if _claimed_index is None:
         _claimed_index = claim_device(_cuda_device_ids(), _claims_dir())
     return _claimed_index
-
-
-def check_device_name(device: str | torch.device) -> None:
-    """Raise ValueError unless ``device`` is ``"auto"`` or names a device.
-
-    Only the name is checked, not whether this machine has the device.
-
-    Parameters
-    ----------
-    device : str or torch.device
-        The estimator's ``device`` parameter.
-
-    Examples
-    --------
-    >>> from skmnist._training.device import check_device_name
-    >>> check_device_name("cuda:1")
-    >>> check_device_name("tpu")
-    Traceback (most recent call last):
-    ...
-    ValueError: device='tpu' is not a device: ...
-    """
-    if isinstance(device, torch.device):
-        device = str(device)
-    if device == "auto":
-        return
-    if not isinstance(device, str) or not _EXPLICIT.match(device):
-        raise ValueError(
-            f"device={device!r} is not a device: use 'auto', 'cpu', 'cuda', "
-            "'cuda:<index>' or 'mps'."
-        )
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

@@ -62,6 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     >>> main(["train", "--source", "sample", "--param", "max_iter=2"])  # doctest: +SKIP
     """
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:  # Ctrl-C, also while importing or loading
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    """Parse the arguments and run the command: :func:`main` without Ctrl-C."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -80,6 +89,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         except _RUNTIME_ERRORS as exc:
             print(error_line(error_message(exc)), file=sys.stderr)
             return EXIT_RUNTIME_ERROR
-        except KeyboardInterrupt:
-            print(f"{PROG}: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED

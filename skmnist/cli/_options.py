@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 EXIT_USAGE_ERROR = 2
@@ -26,6 +29,35 @@ class UsageError(Exception):
 def settable_params(estimator: Any) -> list[str]:
     """The names of the parameters of ``estimator`` that ``--param`` can set."""
     return sorted(set(estimator.get_params(deep=False)) - RESERVED_PARAMS)
+
+
+def init_params(module: str, name: str) -> list[str]:
+    """What :func:`settable_params` says of class ``name`` of ``module``, quickly.
+
+    The parameters are read from the signature of the class's ``__init__`` in
+    the module's source, without importing it (nor torch and scikit-learn),
+    as ``get_params`` reads them from the signature: ``skmnist train --help``
+    lists them at once. Without the source, the class is imported.
+
+    Examples
+    --------
+    >>> from skmnist.cli._options import init_params
+    >>> init_params("skmnist.preprocessing", "PixelScaler")
+    ['clip', 'defer', 'max_value', 'standardize']
+    """
+    spec = importlib.util.find_spec(module)
+    if spec is not None and spec.origin and spec.origin.endswith(".py"):
+        tree = ast.parse(Path(spec.origin).read_bytes(), spec.origin)
+        for node in tree.body:
+            if not (isinstance(node, ast.ClassDef) and node.name == name):
+                continue
+            for method in node.body:
+                if isinstance(method, ast.FunctionDef) and method.name == "__init__":
+                    args = method.args
+                    names = [a.arg for a in (*args.posonlyargs, *args.args)][1:]
+                    names += [a.arg for a in args.kwonlyargs]
+                    return sorted(set(names) - RESERVED_PARAMS)
+    return settable_params(getattr(importlib.import_module(module), name)())
 
 
 def parse_value(text: str) -> Any:
@@ -104,7 +136,7 @@ def random_state(text: str) -> int | None:
 
 def device_name(text: str) -> str:
     """argparse type of ``--device``: a device name (its presence is checked later)."""
-    from .._training.device import check_device_name
+    from .._training.device_names import check_device_name
 
     try:
         check_device_name(text)

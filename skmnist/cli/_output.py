@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .._atomic import check_writable
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PROG = "skmnist"
 

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import textwrap
+from collections.abc import Callable
 from typing import NoReturn
 
+from .._image_files import INVERT_CHOICES
 from .._version import __version__
-from ..images import INVERT_CHOICES
-from . import _evaluate, _predict, _train
 from ._options import (
     EXIT_USAGE_ERROR,
     device_name,
+    init_params,
     param_assignment,
     random_state,
-    settable_params,
 )
 from ._output import PROG, error_line
 
@@ -25,11 +26,33 @@ SUBSETS = ("test", "train", "all")
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors read ``skmnist: error: <message>``."""
+    """An ArgumentParser whose errors read ``skmnist: error: <message>``.
+
+    Its ``epilog`` may be a function, called when the help is first shown.
+    """
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE_ERROR, error_line(message) + "\n")
+
+    def format_help(self) -> str:
+        if callable(self.epilog):
+            self.epilog = self.epilog()
+        return super().format_help()
+
+
+def _command(name: str) -> Callable[[argparse.Namespace], int]:
+    """The ``run`` of command ``name``: its module is imported when it runs.
+
+    The parser imports no command, so that ``--help`` and usage errors are
+    answered before NumPy, scikit-learn or torch would be imported.
+    """
+
+    def run(args: argparse.Namespace) -> int:
+        module = importlib.import_module(f"{__package__}._{name}")
+        return module.run(args)
+
+    return run
 
 
 def _wrap(text: str, indent: str = "") -> str:
@@ -42,13 +65,18 @@ def _wrap(text: str, indent: str = "") -> str:
     )
 
 
-def _estimator_param_help() -> str:
-    from .. import MLPDigitClassifier, PixelScaler
+#: The estimators of ``skmnist train``'s pipeline, by their modules.
+ESTIMATORS = (
+    ("skmnist.classifier", "MLPDigitClassifier"),
+    ("skmnist.preprocessing", "PixelScaler"),
+)
 
+
+def _estimator_param_help() -> str:
     lines = ["estimator parameters for --param NAME=VALUE:"]
-    for estimator in (MLPDigitClassifier(), PixelScaler()):
-        names = ", ".join(settable_params(estimator))
-        lines.append(_wrap(f"{type(estimator).__name__}: {names}", indent="  "))
+    for module, name in ESTIMATORS:
+        names = ", ".join(init_params(module, name))
+        lines.append(_wrap(f"{name}: {names}", indent="  "))
     lines.append(
         _wrap(
             "See help(skmnist.MLPDigitClassifier). A name may also be written "
@@ -159,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
             "skmnist.persistence, which loads without running code (a joblib "
             "pickle when FILE ends in .joblib, .pkl or .pickle)."
         ),
-        epilog=f"{_estimator_param_help()}\n\n{_TRAIN_EXAMPLES}",
+        epilog=lambda: f"{_estimator_param_help()}\n\n{_TRAIN_EXAMPLES}",
     )
     train.add_argument(
         "--param",
@@ -206,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no progress bar or progress messages, only the summary",
     )
-    train.set_defaults(run=_train.run)
+    train.set_defaults(run=_command("train"))
 
     model_file = _Parser(add_help=False)
     model_file.add_argument(
@@ -251,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
             "needs matplotlib)"
         ),
     )
-    evaluate.set_defaults(run=_evaluate.run)
+    evaluate.set_defaults(run=_command("evaluate"))
 
     predict = commands.add_parser(
         "predict",
@@ -288,5 +316,5 @@ def build_parser() -> argparse.ArgumentParser:
             "the paper's shade at the border (default: %(default)s)"
         ),
     )
-    predict.set_defaults(run=_predict.run)
+    predict.set_defaults(run=_command("predict"))
     return parser

@@ -12,9 +12,14 @@
   of the dataset asked for (another dataset's, or unknown files).
 """
 
-from ._idx import read_idx, write_idx
-from ._mnist import DatasetWarning, load_fashion_mnist, load_mnist
-from ._samples import read_samples
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
+
+if TYPE_CHECKING:  # imported on first use, below
+    from ._idx import read_idx, write_idx
+    from ._mnist import DatasetWarning, load_fashion_mnist, load_mnist
+    from ._samples import read_samples
 
 __all__ = [
     "DatasetWarning",
@@ -24,3 +29,17 @@ __all__ = [
     "read_samples",
     "write_idx",
 ]
+
+# read_idx and write_idx need only NumPy; the loaders scikit-learn, and
+# read_samples scikit-learn and (for image files) Pillow.
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "DatasetWarning": "_mnist",
+        "load_fashion_mnist": "_mnist",
+        "load_mnist": "_mnist",
+        "read_idx": "_idx",
+        "read_samples": "_samples",
+        "write_idx": "_idx",
+    },
+)
