@@ -1,8 +1,10 @@
-"""Side by side: skmnist, scikit-learn's MLPClassifier, skorch and a plain torch loop.
+"""Side by side: skmnist, MLPClassifier, skorch, a plain torch loop and Keras 3.
 
-All four train the same network (784-256-10, ReLU, Adam at 1e-3, batch 128,
+All six train the same network (784-256-10, ReLU, Adam at 1e-3, batch 128,
 5 epochs, no L2 penalty, no early stopping) on full MNIST scaled to [0, 1] as
-float32. Two figures per contender:
+float32. Keras 3 runs twice, on its JAX and on its torch backend, through
+its own scikit-learn wrapper, ``keras.wrappers.SKLearnClassifier``
+(``_keras_contender.py`` says how). Two figures per contender:
 
 * cold: the first fit in a fresh process, what a user's script sees. Each
   contender's first fit runs in its own new interpreter, which imports only
@@ -10,7 +12,10 @@ float32. Two figures per contender:
   the fit itself is timed, and so is the whole process (start-up, imports,
   reading the data, the fit) as a second figure;
 * warm: a repeated fit in one process, after one warm-up fit each on 5,000
-  images.
+  images. Keras chooses its backend when it is first imported, so each Keras
+  contender's warm fits run in a process of its own that lives through the
+  run (started with ``KERAS_BACKEND=jax`` or ``torch``); the others' in this
+  one.
 
 Repeats are interleaved, contender after contender, cold and warm alike.
 Also reported: predict throughput (images/s through predict_proba on the
@@ -21,14 +26,19 @@ one in the same fresh process (60,000 images, 5 epochs, and 20,000 images,
 3 epochs).
 
 Run: ``python benchmarks/compare.py [--repeats 3] [--device cpu] [--tag _name]``.
-Needs the bench extra (skorch, psutil). Writes
+Needs the bench extra (skorch, psutil, keras, jax); a contender whose library
+is not installed is skipped with a message that says so. Writes
 benchmarks/results/compare_<device><tag>.{json,md}; a tag such as ``_epyc``
-keeps the results of several machines side by side.
+keeps the results of several machines side by side. ``--quick`` (1 repeat,
+6,000 images, 1 epoch, nothing written) and ``--only NAME`` (skmnist and
+NAME; repeatable) try the script out in a minute or two.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
 import json
 import os
 import statistics
@@ -40,8 +50,10 @@ import time
 import warnings
 from pathlib import Path
 
+import _keras_contender
 import numpy as np
 import psutil
+from _compare_report import report
 
 # Only what every contender's process needs is imported here: a cold run
 # imports its own contender's library and nothing else's.
@@ -178,14 +190,41 @@ CONTENDERS = {
     "sklearn MLPClassifier": _mlp_classifier,
     "skorch": _skorch,
     "plain torch loop": TorchLoop,
+    **{
+        name: _keras_contender.maker(name, HIDDEN, BATCH, LR)
+        for name in _keras_contender.BACKENDS
+    },
 }
+#: Contenders whose warm fits run in a process of their own (Keras' backend).
+OWN_PROCESS = set(_keras_contender.BACKENDS)
+#: name -> the modules it needs that skmnist does not.
+REQUIRES = {"skorch": ("skorch",), **_keras_contender.REQUIRES}
 
 
-def contenders(device: str, seed: int, epochs: int = EPOCHS) -> dict:
+def missing(name: str) -> str | None:
+    """Why contender ``name`` cannot run here, or None when it can."""
+    absent = [
+        module
+        for module in REQUIRES.get(name, ())
+        if importlib.util.find_spec(module) is None
+    ]
+    if absent:
+        return (
+            f"{name} skipped: {' and '.join(absent)} not installed "
+            "(pip install -c constraints.txt -e '.[bench]')"
+        )
+    if name in _keras_contender.BACKENDS:
+        version = importlib.metadata.version("keras")
+        if int(version.split(".")[0]) < 3:
+            return f"{name} skipped: keras {version} is installed, not Keras 3"
+    return None
+
+
+def contenders(device: str, seed: int, names, epochs: int = EPOCHS) -> dict:
     """name -> a function of no arguments making a fresh, unfitted model."""
     return {
-        name: (lambda make=make: make(device, seed, epochs))
-        for name, make in CONTENDERS.items()
+        name: (lambda make=CONTENDERS[name]: make(device, seed, epochs))
+        for name in names
     }
 
 
@@ -219,22 +258,87 @@ def _quiet_fit(model, X: np.ndarray, y: np.ndarray, device: str) -> float:
         return time.perf_counter() - started
 
 
-def fresh_process(name: str, data: Path, device: str, *extra: str) -> dict:
+def warm_run(model, X, y, X_test, y_test, device: str) -> dict:
+    """Fit ``model`` on ``X``, predict ``X_test``: one repeat's warm figures."""
+    fit_time = _quiet_fit(model, X, y, device)
+    started = time.perf_counter()
+    proba = model.predict_proba(X_test)
+    synchronize(device)
+    predict_time = time.perf_counter() - started
+    return {
+        "fit_time_s": fit_time,
+        "predict_images_per_s": len(X_test) / predict_time,
+        "accuracy": float((proba.argmax(axis=1) == y_test).mean()),
+        "warm_load_average_1min": os.getloadavg()[0],
+    }
+
+
+def _child_command(name: str, data: Path, device: str, epochs: int) -> list[str]:
+    return [
+        *(sys.executable, __file__, "--device", device, "--data", str(data)),
+        *("--epochs", str(epochs), "--child-of", name),
+    ]
+
+
+def _child_environment(name: str, device: str) -> dict[str, str]:
+    return {**os.environ, **_keras_contender.environment(name, device)}
+
+
+def fresh_process(
+    name: str, data: Path, device: str, *extra: str, epochs: int = EPOCHS
+) -> dict:
     """Run one contender's child in a new interpreter; its figures.
 
     ``process_s`` is the whole process, from its start to its exit: the
     interpreter, the contender's imports, reading the data, the fit(s).
     """
-    command = [sys.executable, __file__, "--device", device, "--data", str(data)]
     started = time.perf_counter()
-    output = subprocess.run(
-        [*command, "--child-of", name, *extra],
-        check=True,
+    done = subprocess.run(
+        [*_child_command(name, data, device, epochs), *extra],
         capture_output=True,
         text=True,
-    ).stdout
+        env=_child_environment(name, device),
+    )
     process_s = time.perf_counter() - started
-    return {**json.loads(output.strip().splitlines()[-1]), "process_s": process_s}
+    if done.returncode:
+        raise RuntimeError(f"{name}'s process failed:\n{done.stderr[-4000:]}")
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "process_s": process_s}
+
+
+class WarmProcess:
+    """A contender's warm fits in a process of its own, one per request.
+
+    The process makes a warm-up fit on 5,000 images when it starts, then, for
+    each line it reads, fits a fresh model on all the training images and
+    predicts the test images, and answers with :func:`warm_run`'s figures.
+    """
+
+    def __init__(self, name: str, data: Path, device: str, epochs: int) -> None:
+        self.name = name
+        self.process = subprocess.Popen(
+            [*_child_command(name, data, device, epochs), "--warm"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=_child_environment(name, device),
+        )
+        self._answer()  # the warm-up fit
+
+    def _answer(self) -> dict:
+        for line in self.process.stdout:
+            if line.startswith("{"):
+                return json.loads(line)
+        status = self.process.wait()
+        raise RuntimeError(f"{self.name}'s warm process ended (status {status})")
+
+    def run(self) -> dict:
+        self.process.stdin.write("fit\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def child(args: argparse.Namespace) -> dict:
@@ -268,9 +372,21 @@ def child(args: argparse.Namespace) -> dict:
     return {"rss_mb": memory.extra_mb, "gpu_mb": gpu}
 
 
-def _spread(ratios: list[float]) -> str:
-    """``median; min-max`` of a contender's per-repeat fit-time ratios."""
-    return f"{statistics.median(ratios):.2f}x; {min(ratios):.2f}-{max(ratios):.2f}x"
+def warm_child(args: argparse.Namespace) -> None:
+    """In :class:`WarmProcess`'s process: a warm-up fit, then a repeat a line."""
+    X, y = np.load(args.data / "X_train.npy"), np.load(args.data / "y_train.npy")
+    X_test, y_test = (
+        np.load(args.data / "X_test.npy"),
+        np.load(args.data / "y_test.npy"),
+    )
+    make = CONTENDERS[args.child_of]
+    _quiet_fit(make(args.device, 0, args.epochs), X[:5000], y[:5000], args.device)
+    print(json.dumps({"warm": True}), flush=True)
+    for _ in sys.stdin:
+        model = make(args.device, 0, args.epochs)
+        print(
+            json.dumps(warm_run(model, X, y, X_test, y_test, args.device)), flush=True
+        )
 
 
 def _median(values) -> float:
@@ -283,33 +399,60 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--tag", default="", help="suffix of the results files")
     parser.add_argument("--note", default="", help="a line for the report")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="try it out: 1 repeat, 6,000 images, 1 epoch; print, write nothing",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[name for name in CONTENDERS if name != "skmnist"],
+        help="skmnist and this contender only (repeatable)",
+    )
     for hidden in ("--child-of", "--data"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
-    parser.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
+    for hidden in ("--memory", "--warm"):
+        parser.add_argument(hidden, action="store_true", help=argparse.SUPPRESS)
     for hidden, default in (("--fits", 1), ("--n-train", 60000), ("--epochs", EPOCHS)):
         parser.add_argument(hidden, type=int, default=default, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child_of:  # a fresh process of fresh_process()
+    if args.child_of:  # a fresh process of fresh_process() or WarmProcess
         args.data = Path(args.data)
+        if args.warm:
+            warm_child(args)
+            return
         # A shared machine's other work shows here: compare runs at like loads.
         print(json.dumps({**child(args), "load_average_1min": os.getloadavg()[0]}))
         return
 
     from _common import machine, write_results
 
+    first_fit_cases = FIRST_FIT_CASES
+    if args.quick:
+        args.repeats, args.n_train, args.epochs = 1, 6000, 1
+        first_fit_cases = [(6000, 1), (2000, 1)]
+    wanted = [n for n in CONTENDERS if n == "skmnist" or n in (args.only or CONTENDERS)]
+    skipped = {name: why for name in wanted if (why := missing(name))}
+    for why in skipped.values():
+        print(why, flush=True)
+    names = [name for name in wanted if name not in skipped]
     X_train, y_train, X_test, y_test = scaled_mnist()
-    makers = contenders(args.device, seed=0)
+    X_train, y_train = X_train[: args.n_train], y_train[: args.n_train]
+    makers = contenders(args.device, 0, names, args.epochs)
     runs: dict[str, list[dict]] = {name: [] for name in makers}
-    first_fit: dict[str, list[dict]] = {f"{n}x{e}": [] for n, e in FIRST_FIT_CASES}
+    first_fit: dict[str, list[dict]] = {f"{n}x{e}": [] for n, e in first_fit_cases}
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder)
-        np.save(data / "X_train.npy", X_train)
-        np.save(data / "y_train.npy", y_train)
+        for key, array in (("X_train", X_train), ("y_train", y_train)):
+            np.save(data / f"{key}.npy", array)
+        for key, array in (("X_test", X_test), ("y_test", y_test)):
+            np.save(data / f"{key}.npy", array)
         # Cold: each repeat, every contender's first fit in a fresh process,
         # then skmnist's first and second fit in one, for each case.
         for repeat in range(args.repeats):
             for name in makers:
-                cold = fresh_process(name, data, args.device)
+                cold = fresh_process(name, data, args.device, epochs=args.epochs)
                 runs[name].append(
                     {
                         "cold_fit_s": cold["fit_s"][0],
@@ -318,7 +461,7 @@ def main() -> None:
                     }
                 )
                 print(f"repeat {repeat} {name} cold: {runs[name][-1]}", flush=True)
-            for (n_train, epochs), key in zip(FIRST_FIT_CASES, first_fit, strict=True):
+            for (n_train, epochs), key in zip(first_fit_cases, first_fit, strict=True):
                 both = fresh_process(
                     "skmnist", data, args.device, "--fits", "2",
                     "--n-train", str(n_train), "--epochs", str(epochs),
@@ -334,27 +477,34 @@ def main() -> None:
                     f"repeat {repeat} skmnist {key}: {first_fit[key][-1]}", flush=True
                 )
         memory = {
-            name: fresh_process(name, data, args.device, "--memory") for name in makers
+            name: fresh_process(name, data, args.device, "--memory", epochs=args.epochs)
+            for name in makers
         }
 
-        # Warm: one-time costs (imports, threads, kernels) paid by a warm-up fit.
-        for make in makers.values():
-            _quiet_fit(make(), X_train[:5000], y_train[:5000], args.device)
-        for repeat in range(args.repeats):
+        # Warm: one-time costs (imports, threads, kernels) paid by a warm-up
+        # fit, here or in the contender's own process.
+        workers = {}
+        try:
             for name, make in makers.items():
-                model = make()
-                fit_time = _quiet_fit(model, X_train, y_train, args.device)
-                started = time.perf_counter()
-                proba = model.predict_proba(X_test)
-                synchronize(args.device)
-                predict_time = time.perf_counter() - started
-                runs[name][repeat].update(
-                    fit_time_s=fit_time,
-                    predict_images_per_s=len(X_test) / predict_time,
-                    accuracy=float((proba.argmax(axis=1) == y_test).mean()),
-                    warm_load_average_1min=os.getloadavg()[0],
-                )
-                print(f"repeat {repeat} {name} warm: {runs[name][repeat]}", flush=True)
+                if name in OWN_PROCESS:
+                    workers[name] = WarmProcess(name, data, args.device, args.epochs)
+                else:
+                    _quiet_fit(make(), X_train[:5000], y_train[:5000], args.device)
+            for repeat in range(args.repeats):
+                for name, make in makers.items():
+                    if name in workers:
+                        warm = workers[name].run()
+                    else:
+                        warm = warm_run(
+                            make(), X_train, y_train, X_test, y_test, args.device
+                        )
+                    runs[name][repeat].update(warm)
+                    print(
+                        f"repeat {repeat} {name} warm: {runs[name][repeat]}", flush=True
+                    )
+        finally:
+            for worker in workers.values():
+                worker.close()
 
     summary = {}
     for name, results in runs.items():
@@ -391,101 +541,31 @@ def main() -> None:
             "network": f"784-{HIDDEN}-10 relu",
             "optimizer": f"adam lr={LR}",
             "batch_size": BATCH,
-            "epochs": EPOCHS,
+            "epochs": args.epochs,
             "device": args.device,
             "repeats": args.repeats,
             "train_samples": len(X_train),
             "test_samples": len(X_test),
             "note": args.note,
         },
+        "versions": {
+            module: importlib.metadata.version(module)
+            for module in ("skorch", "keras", "jax", "jaxlib")
+            if importlib.util.find_spec(module) is not None
+        },
+        "skipped": skipped,
         "summary": summary,
         "skmnist_first_vs_second_fit": first_fit_summary,
         "runs": runs,
         "skmnist_first_fit_runs": first_fit,
     }
+    markdown = report(payload, args.note)
+    if args.quick:
+        print(markdown)
+        return
     write_results(
-        f"compare_{args.device.replace(':', '')}{args.tag}",
-        payload,
-        report(payload, args),
+        f"compare_{args.device.replace(':', '')}{args.tag}", payload, markdown
     )
-
-
-def report(payload: dict, args: argparse.Namespace) -> str:
-    """The Markdown report of :func:`main`'s payload."""
-    info, summary = payload["machine"], payload["summary"]
-    on_gpu = args.device.startswith("cuda")
-    lines = [
-        f"# skmnist vs MLPClassifier vs skorch vs plain torch ({args.device})",
-        "",
-        f"Machine: {info['cpu']}, {info['cpu_flags']} ({info['cpu_count']} cores, "
-        f"{info['torch_threads']} torch threads), GPU: {info['gpu']}; torch "
-        f"{info['torch']}, scikit-learn {info['sklearn']}, {info['platform']}.",
-        "",
-        f"Same network for all: 784-{HIDDEN}-10 ReLU, Adam lr {LR}, batch {BATCH}, "
-        f"{EPOCHS} epochs, 60,000 training images as float32 in [0, 1]; medians of "
-        f"{args.repeats} interleaved repeats. Cold: the first fit in a fresh process "
-        "(what a user's script sees), each contender in its own process; the whole "
-        "process (interpreter start, imports, reading the data, the fit) as a "
-        "second figure. Warm: a repeated fit in one process, after a warm-up fit "
-        "each.",
-        "",
-        "| contender | cold fit (s) | cold, whole process (s) | warm fit (s) "
-        "| cold - warm (s) | warm fit / skmnist's | same, repeat by repeat "
-        "(median; range) | cold fit / skmnist's | predict (images/s) "
-        "| test accuracy | peak extra RSS during fit (MB) |"
-        + (" peak GPU memory (MB) |" * on_gpu),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" * on_gpu),
-        *(
-            f"| {name} | {v['cold_fit_s']:.2f} | {v['cold_process_s']:.2f} | "
-            f"{v['fit_time_s']:.2f} | {v['cold_minus_warm_s']:+.2f} | "
-            f"{v['fit_time_vs_skmnist']:.2f}x | "
-            f"{_spread(v['fit_time_vs_skmnist_per_repeat'])} | "
-            f"{v['cold_fit_vs_skmnist']:.2f}x | "
-            f"{v['predict_images_per_s']:,.0f} | {100 * v['accuracy']:.2f} % | "
-            f"{v['peak_extra_rss_mb']:.0f} |"
-            + (f" {v['peak_gpu_memory_mb']:.0f} |" * on_gpu)
-            for name, v in summary.items()
-        ),
-        "",
-        "skmnist's first fit against its second one in the same fresh process "
-        "(same network and settings; medians, and each repeat's difference):",
-        "",
-        "| images x epochs | first fit (s) | second fit (s) | first - second, "
-        "repeat by repeat (s) |",
-        "|---|---:|---:|---|",
-        *(
-            f"| {key.replace('x', ' x ')} | {v['first_s']:.2f} | {v['second_s']:.2f} "
-            "| "
-            + ", ".join(f"{d:+.2f}" for d in v["first_minus_second_per_repeat_s"])
-            + " |"
-            for key, v in payload["skmnist_first_vs_second_fit"].items()
-        ),
-        "",
-    ]
-    loads = [
-        value
-        for results in (
-            *payload["runs"].values(),
-            *payload["skmnist_first_fit_runs"].values(),
-        )
-        for run in results
-        for key, value in run.items()
-        if key.endswith("load_average_1min")
-    ]
-    lines += [
-        f"Load average (1 min) after each fit: {min(loads):.1f} to {max(loads):.1f} "
-        f"on {info['cpu_count']} cores.",
-        "",
-    ]
-    if args.note:
-        lines += [args.note, ""]
-    if on_gpu:
-        lines += [
-            "scikit-learn's MLPClassifier has no GPU support: it trains on the CPU "
-            "in every run.",
-            "",
-        ]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":
