@@ -187,6 +187,38 @@ def test_tuner_follows_the_load(restore_threads, before, after):
     assert total <= 1.2 * ideal
 
 
+def test_tuner_is_not_fooled_by_lucky_steps(restore_threads):
+    # Beside busy processes, two threads sometimes run a step fast (both
+    # happened to get a core) and mostly wait: their mean is what counts.
+    rng = np.random.default_rng(0)
+
+    def seconds(step, count):
+        if count == 1:
+            return 0.024 * rng.uniform(0.6, 1.6)
+        return 0.012 if rng.random() < 0.4 else 0.3
+
+    total, counts, _ = _simulate((1, 2), seconds, 2000)
+    assert counts.count(2) < 0.03 * len(counts)
+    assert total <= 1.15 * 2000 * 0.024 * 1.1
+
+
+def test_tuner_bounds_its_probes_when_the_load_comes_in_bursts(restore_threads):
+    # One thread slows 3x in bursts (other work); two threads are mostly
+    # hopeless with lucky steps. The tuner's probes once followed every
+    # burst (2.6x the time of one thread); the budget bounds them.
+    rng = np.random.default_rng(0)
+
+    def seconds(step, count):
+        if count == 2:
+            return 0.012 if rng.random() < 0.3 else 0.5
+        return (0.08 if step % 60 < 12 else 0.024) * rng.uniform(0.8, 1.2)
+
+    total, counts, _ = _simulate((1, 2), seconds, 2000)
+    one_thread = 2000 * (12 * 0.08 + 48 * 0.024) / 60
+    assert total <= 1.2 * one_thread
+    assert counts.count(2) < 0.02 * len(counts)
+
+
 def test_tuner_drops_a_hopeless_count_after_one_step(restore_threads):
     _, counts, tuner = _simulate((1, 2), lambda s, c: LOADED[c], 20)
     assert counts[:2] == [1, 1]  # warm-up on the fewest threads

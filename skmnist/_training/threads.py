@@ -17,7 +17,7 @@ thread, and a fit with two threads took 2 to 10 times as long as with one
   :class:`ThreadTuner` choose among 1, 2, 4, ... up to the available CPUs.
 - :class:`ThreadTuner` times the training steps (or prediction blocks) at
   each candidate count, interleaved, keeps the fastest (the fewest threads
-  within 5 % of it), and probes again when the step time drifts from what
+  within 10 % of it), and probes again when the step time drifts from what
   it measured, or after a while (2 s, doubling up to 32 s while the choice
   holds), since the machine's load comes and goes.
 
@@ -229,16 +229,18 @@ class ThreadTuner:
     threads), in alternating order. A candidate drops out of the probe at
     once when a step of it takes ``abort`` times the best figure so far (on
     a busy machine too many threads can take 20 times as long), and after a
-    round when its median is twice the best. The choice is the fewest
-    threads whose median step time is within ``margin`` of the fastest.
+    round when its mean is twice the best. The choice is the fewest threads
+    whose mean step time is within ``margin`` of the fastest.
 
     A probe starts again ``recheck`` seconds after the last (doubling, up to
     ``max_recheck``, while the choice holds, and never so soon that probing
     costs more than ``budget`` of the time: a probe's cost is its steps'
-    time beyond what the chosen count would have taken), or at once when the
-    step time drifts from the probe's figure: the median of the last 3 steps
-    ``abort`` times above it, or of the last ``window`` steps ``drift`` times
-    above or below it.
+    time beyond what the chosen count would have taken), or, within that
+    budget, as soon as the step time drifts from the probe's figure: the
+    median of the last 3 steps ``abort`` times above it, or the mean of the
+    last ``window`` steps ``drift`` times above or below it. The first of
+    these starts a probe at once, whatever the budget, when the chosen count
+    is not the fewest: threads that wait for each other cost the most.
     """
 
     def __init__(
@@ -248,7 +250,7 @@ class ThreadTuner:
         warmup: int = 2,
         rounds: int = 3,
         per_round: int = 3,
-        margin: float = 0.05,
+        margin: float = 0.1,
         abort: float = 3.0,
         drift: float = 1.5,
         window: int = 16,
@@ -267,7 +269,7 @@ class ThreadTuner:
         self.clock = clock
         #: Every count chosen, in order (the first is the fewest threads).
         self.choices = [self.chosen]
-        #: The probes' medians (seconds per step at each count they kept).
+        #: The probes' means (seconds per step at each count they kept).
         self.probes: list[dict[int, float]] = []
         self._plan: deque = deque()  # (count, timed) of the coming probe steps
         self._alive: list[int] = []
@@ -277,7 +279,7 @@ class ThreadTuner:
         self._probe_steps = 0
         self._recent: deque = deque(maxlen=window)
         self._reference = math.inf
-        self._next_probe = math.inf
+        self._next_probe = self._earliest = math.inf
         self._skip = warmup
         self._count = self.chosen
         self._started = 0.0
@@ -319,10 +321,19 @@ class ThreadTuner:
         )
         drifted = len(recent) == self.window and not (
             self._reference / self.drift
-            <= statistics.median(recent)
+            <= statistics.fmean(recent)
             <= self._reference * self.drift
         )
-        if slower or drifted or self.clock() >= self._next_probe:
+        now = self.clock()
+        # More threads than the fewest turning slow is the costly case (they
+        # spin, waiting for each other): probe at once. Otherwise a drift
+        # waits until probing is within its budget.
+        urgent = slower and self.chosen != self.candidates[0]
+        if (
+            urgent
+            or now >= self._next_probe
+            or ((slower or drifted) and now >= self._earliest)
+        ):
             self._begin_probe()
 
     def _begin_probe(self) -> None:
@@ -345,7 +356,7 @@ class ThreadTuner:
             self._samples[count].append(elapsed)
         best = min(
             [self._reference]
-            + [statistics.median(v) for v in self._samples.values() if v]
+            + [statistics.fmean(v) for v in self._samples.values() if v]
         )
         if elapsed > self.abort * best and len(self._alive) > 1:
             self._alive.remove(count)
@@ -356,24 +367,28 @@ class ThreadTuner:
 
     def _end_round(self) -> None:
         self._round += 1
-        medians = {c: statistics.median(v) for c, v in self._samples.items() if v}
-        if not medians:  # every count measured dropped out: keep the choice
-            medians = {self.chosen: self._reference}
-        best = min(medians.values())
-        self._alive = [c for c in medians if medians[c] <= 2 * best]
+        # Means, not medians: the rare long waits of threads that share their
+        # cores with other work are what makes a count slow.
+        means = {c: statistics.fmean(v) for c, v in self._samples.items() if v}
+        if not means:  # every count measured dropped out: keep the choice
+            means = {self.chosen: self._reference}
+        best = min(means.values())
+        self._alive = [c for c in means if means[c] <= 2 * best]
         if self._round < self.rounds and len(self._alive) > 1:
             self._plan_round()
             return
-        chosen = min(c for c in self._alive if medians[c] <= (1 + self.margin) * best)
+        chosen = min(c for c in self._alive if means[c] <= (1 + self.margin) * best)
         if chosen == self.chosen:
             self.recheck = min(2 * self.recheck, self.max_recheck)
         else:
             self.recheck = self.first_recheck
             self.chosen = chosen
             self.choices.append(chosen)
-        self.probes.append(medians)
-        self._reference = medians[chosen]
+        self.probes.append(means)
+        self._reference = means[chosen]
         excess = max(0.0, self._cost - self._probe_steps * self._reference)
         self._recent.clear()
-        self._next_probe = self.clock() + max(self.recheck, excess / self.budget)
+        now = self.clock()
+        self._earliest = now + excess / self.budget
+        self._next_probe = now + max(self.recheck, excess / self.budget)
         self._set(chosen)
