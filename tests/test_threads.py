@@ -62,6 +62,7 @@ def _cgroup(tmp_path, proc: str, files: dict[str, str]):
             None,
         ),
         ("0::/job\n", {"job/cpu.max": "garbage"}, None),
+        ("0::/\n", {"cpu.max": "9" * 400 + " 100000"}, None),
         ("not a cgroup line\n", {}, None),
     ],
 )

@@ -137,7 +137,10 @@ def _limit_in(folder: Path) -> float | None:
         return None
     if quota_us <= 0 or period_us <= 0:  # v1's -1: no quota
         return None
-    return quota_us / period_us
+    try:
+        return quota_us / period_us
+    except OverflowError:  # beyond any machine: no quota
+        return None
 
 
 def available_cpus() -> int:
