@@ -62,11 +62,23 @@ def _cgroup(tmp_path, proc: str, files: dict[str, str]):
             None,
         ),
         ("0::/job\n", {"job/cpu.max": "garbage"}, None),
+        ("0::/\n", {"cpu.max": "9" * 400 + " 100000"}, None),
         ("not a cgroup line\n", {}, None),
     ],
 )
 def test_cgroup_cpu_limit(tmp_path, proc, files, expected):
     assert cgroup_cpu_limit(*_cgroup(tmp_path, proc, files)) == expected
+
+
+def test_cgroup_cpu_limit_of_undecodable_files(tmp_path):
+    """Bytes that are not UTF-8 read as no limit, not a UnicodeDecodeError."""
+    (tmp_path / "proc").write_bytes(b"0::/\xff\n")
+    assert cgroup_cpu_limit(tmp_path / "proc", tmp_path) is None
+    (tmp_path / "proc").write_text("4:cpu:/\n")
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_bytes(b"\xff")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000")
+    assert cgroup_cpu_limit(tmp_path / "proc", tmp_path) is None
 
 
 def test_cgroup_cpu_limit_without_cgroups(tmp_path):

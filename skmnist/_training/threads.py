@@ -78,7 +78,7 @@ def cgroup_cpu_limit(
     """
     try:
         lines = Path(proc_cgroup).read_text().splitlines()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return None
     root = Path(root)
     limits = []
@@ -129,7 +129,7 @@ def _limit_in(folder: Path) -> float | None:
         try:
             quota = (folder / "cpu.cfs_quota_us").read_text().strip()
             period = (folder / "cpu.cfs_period_us").read_text().strip()
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             return None
     try:
         quota_us, period_us = int(quota), int(period)
@@ -137,7 +137,10 @@ def _limit_in(folder: Path) -> float | None:
         return None
     if quota_us <= 0 or period_us <= 0:  # v1's -1: no quota
         return None
-    return quota_us / period_us
+    try:
+        return quota_us / period_us
+    except OverflowError:  # beyond any machine: no quota
+        return None
 
 
 def available_cpus() -> int:
