@@ -105,6 +105,7 @@ def _child(contender: str, workload: str) -> dict:
         seconds = time.perf_counter() - start
     fit = tuners[0] if tuners else None  # the fit's (predictions come later)
     return {
+        "load_average": os.getloadavg()[0],
         "fit_s": seconds,
         "torch_default_threads": default_threads,
         "candidates": list(fit.candidates) if fit else None,
@@ -184,11 +185,10 @@ def _condition(condition: str):
 
 def _cell(runs: list[dict], timeout: float) -> str:
     times = [r["fit_s"] for r in runs if r.get("fit_s") is not None]
-    if len(times) < len(runs):
-        return (
-            f">{timeout:.0f} s" if not times else f"{statistics.median(times):.1f} s*"
-        )
-    return f"{statistics.median(times):.1f} s"
+    if not times:
+        return f">{timeout:.0f} s"
+    cell = f"{statistics.median(times):.1f} s"
+    return cell if len(times) == len(runs) else f"{cell} (and >{timeout:.0f} s)"
 
 
 def main() -> None:
@@ -199,6 +199,10 @@ def main() -> None:
     parser.add_argument("--workloads", default="readme,mnist")
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--tag", default="")
+    parser.add_argument("--note", default="", help="a line for the report")
+    parser.add_argument(
+        "--render", metavar="JSON", help="rewrite the report of a results file"
+    )
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(*args.child)))
@@ -206,6 +210,13 @@ def main() -> None:
 
     sys.path.insert(0, str(HERE))
     from _common import machine, write_results
+
+    if args.render:
+        payload = json.loads(Path(args.render).read_text())
+        payload["note"] = args.note or payload.get("note", "")
+        name = Path(args.render).stem
+        write_results(name, payload, _markdown(payload))
+        return
 
     quota = Quota()
     results: dict = {}
@@ -223,21 +234,36 @@ def main() -> None:
                         runs[contender].append(run)
                         print(workload, condition, contender, run, flush=True)
             results[f"{workload}/{condition}"] = runs
-    payload = {"machine": machine(), "repeats": args.repeats, "results": results}
-    write_results(f"threads{args.tag}", payload, _markdown(payload, args))
+    payload = {
+        "machine": machine(),
+        "repeats": args.repeats,
+        "timeout": args.timeout,
+        "note": args.note,
+        "results": results,
+    }
+    write_results(f"threads{args.tag}", payload, _markdown(payload))
 
 
-def _markdown(payload: dict, args) -> str:
+def _loads(runs: dict) -> str:
+    """The range of the 1-minute load averages the condition's fits ended at."""
+    loads = [r["load_average"] for v in runs.values() for r in v if "load_average" in r]
+    return f"{min(loads):.1f}-{max(loads):.1f}" if loads else "not recorded"
+
+
+def _markdown(payload: dict) -> str:
     m = payload["machine"]
+    repeats, timeout = payload["repeats"], payload.get("timeout", 60.0)
     lines = [
         "# Fit time by CPU condition and thread count",
         "",
         f"Machine: {m.get('cpu')} ({m.get('cpu_flags')}), {m.get('cpu_count')} CPUs, "
         f"torch {m.get('torch')}. Each fit in a fresh process; median of "
-        f"{args.repeats} interleaved repeats; a fit past {args.timeout:.0f} s was "
-        "stopped. `benchmarks/threads.py`.",
+        f"{repeats} interleaved repeats; a fit past {timeout:.0f} s was "
+        "stopped (counted as that long in the ratios). `benchmarks/threads.py`.",
         "",
     ]
+    if payload.get("note"):
+        lines += [payload["note"], ""]
     for workload, title in WORKLOADS.items():
         keys = [k for k in payload["results"] if k.startswith(workload + "/")]
         if not keys:
@@ -246,26 +272,26 @@ def _markdown(payload: dict, args) -> str:
             f"## {title}",
             "",
             "| condition | " + " | ".join(CONTENDERS) + " | n_jobs=None / best fixed"
-            " | n_jobs=None / MLPClassifier | threads chosen |",
-            "|---" * (len(CONTENDERS) + 4) + "|",
+            " | n_jobs=None / MLPClassifier | threads chosen | load average |",
+            "|---" * (len(CONTENDERS) + 5) + "|",
         ]
         for key in keys:
             condition, runs = key.split("/")[1], payload["results"][key]
             if "skipped" in runs:
                 lines.append(f"| {condition} | skipped: {runs['skipped']} |")
                 continue
-            cells = [_cell(runs[c], args.timeout) for c in CONTENDERS]
+            cells = [_cell(runs[c], timeout) for c in CONTENDERS]
             med = {
                 c: statistics.median(
-                    [r["fit_s"] if r.get("fit_s") else args.timeout for r in runs[c]]
+                    [r["fit_s"] if r.get("fit_s") else timeout for r in runs[c]]
                 )
                 for c in CONTENDERS
             }
             best = min(med["skmnist n_jobs=1"], med["skmnist n_jobs=2"])
             chosen = {
-                tuple(r["choices"])
+                tuple(r["choices"] or r["candidates"] or ())
                 for r in runs["skmnist n_jobs=None"]
-                if r.get("choices")
+                if "probes" in r
             }
             lines.append(
                 f"| {condition} | "
@@ -273,6 +299,8 @@ def _markdown(payload: dict, args) -> str:
                 + f" | {med['skmnist n_jobs=None'] / best:.2f}x"
                 + f" | {med['skmnist n_jobs=None'] / med['MLPClassifier']:.2f}x | "
                 + "; ".join(" then ".join(map(str, c)) for c in sorted(chosen) if c)
+                + " | "
+                + _loads(runs)
                 + " |"
             )
         lines.append("")
