@@ -37,7 +37,9 @@ class _RunsCodeWhenLoaded:
         self.marker = str(marker)
 
     def __reduce__(self):
-        return (exec, (f"open({self.marker!r}, 'w').write('PWNED')",))
+        # Written and closed at once: an unclosed file is a ResourceWarning.
+        code = f"__import__('pathlib').Path({self.marker!r}).write_text('PWNED')"
+        return (exec, (code,))
 
 
 @pytest.fixture

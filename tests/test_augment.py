@@ -9,6 +9,9 @@ from skmnist._training.augment import Distortion, image_side
 from skmnist.datasets import load_mnist
 from skmnist.model_selection import fit_many
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 SMALL = {"hidden_layer_sizes": (64,), "max_iter": 4, "device": "cpu"}
 
 

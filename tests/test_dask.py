@@ -13,6 +13,9 @@ from skmnist import MLPDigitClassifier, PixelScaler
 from skmnist._training.device import claim_device
 from skmnist.datasets import load_mnist
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 joblib = pytest.importorskip("joblib")

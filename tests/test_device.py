@@ -44,6 +44,7 @@ def holder(tmp_path):
     for process in processes:
         process.kill()
         process.wait()
+        process.stdout.close()
 
 
 def test_claims_spread_evenly_then_round_robin(tmp_path, holder):

@@ -24,6 +24,9 @@ from skmnist.images import (  # noqa: E402
     read_digit_image,
 )
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 N_RENDERED = 200
 
 

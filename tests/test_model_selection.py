@@ -17,6 +17,9 @@ from skmnist import MLPDigitClassifier, PixelScaler
 from skmnist.datasets import load_mnist
 from skmnist.model_selection import BatchedGridSearchCV, fit_many
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 BASE = {
     "hidden_layer_sizes": (32, 16),
     "max_iter": 4,

@@ -1,11 +1,15 @@
 """The classifier on real MNIST digits from ../shared/data/mnist (skipped without)."""
 
 import numpy as np
+import pytest
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from skmnist import MLPDigitClassifier, PixelScaler
 from skmnist.datasets import load_mnist
+
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 def test_pipeline_on_an_mnist_subset(mnist_dir):
