@@ -51,6 +51,7 @@ def test_distortions_move_pixels_but_keep_the_digit(data):
     assert float(same_input.std(0).mean()) > 0.01
 
 
+@pytest.mark.slow
 def test_fit_with_augment_is_reproducible_and_differs(data):
     X, y = data[0][:2000], data[1][:2000]
     longer = {**SMALL, "max_iter": 8}
@@ -71,6 +72,7 @@ def test_fit_with_augment_is_reproducible_and_differs(data):
     assert a.loss_curve_[-1] > plain.loss_curve_[-1]
 
 
+@pytest.mark.slow
 def test_augment_leaves_the_global_torch_generator_alone(data):
     state = torch.get_rng_state()
     MLPDigitClassifier(augment=True, random_state=0, **SMALL).fit(*data)

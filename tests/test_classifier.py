@@ -82,6 +82,7 @@ def test_compute_dtype_follows_input(digits):
         assert next(clf.module_.parameters()).dtype == dtype
 
 
+@pytest.mark.slow
 def test_string_and_binary_labels(digits):
     X_train, X_test, y_train, y_test = digits
     names = np.array(
@@ -144,6 +145,7 @@ def test_random_state_instance_is_consumed(digits):
     assert not np.array_equal(a.predict_proba(X_test), b.predict_proba(X_test))
 
 
+@pytest.mark.slow
 def test_pipeline_grid_search_parallel(digits):
     X_train, X_test, y_train, y_test = digits
     X_raw = (X_train * 255).astype(np.uint8)

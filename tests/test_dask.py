@@ -62,6 +62,7 @@ def _search_results(search):
     return {k: search.cv_results_[k] for k in keys}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["grid", "randomized"])
 def test_search_on_cluster_equals_local_search(client, sample, kind, one_thread):
     X, y = sample[0][:900], sample[1][:900]

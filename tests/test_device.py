@@ -47,6 +47,7 @@ def holder(tmp_path):
         process.stdout.close()
 
 
+@pytest.mark.slow
 def test_claims_spread_evenly_then_round_robin(tmp_path, holder):
     ids = ["GPU-a", "GPU-b"]
     assert holder(ids) == 0
@@ -54,6 +55,7 @@ def test_claims_spread_evenly_then_round_robin(tmp_path, holder):
     assert holder(ids) == 0  # every device has one process: share, in order
 
 
+@pytest.mark.slow
 def test_a_claim_is_released_when_its_process_ends(tmp_path):
     ids = ["GPU-a", "GPU-b"]
     run = [sys.executable, "-c", HOLDER.replace("time.sleep(120)", ""), str(tmp_path)]
@@ -81,6 +83,7 @@ def three_gpus(monkeypatch, tmp_path):
         handle.close()
 
 
+@pytest.mark.slow
 def test_auto_takes_a_gpu_no_other_process_has(three_gpus, holder):
     assert holder(three_gpus) == 0  # another worker on this host has cuda:0
     assert resolve_device("auto") == torch.device("cuda", 1)

@@ -30,6 +30,7 @@ pytestmark = [
     ),
     # These tests fit a few epochs on purpose, short of convergence.
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+    pytest.mark.slow,  # each test starts a Python process that imports torch
 ]
 
 ROOT = Path(__file__).resolve().parents[1]

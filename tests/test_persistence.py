@@ -861,6 +861,7 @@ def mutate(data, draw):
     return pack(schema, members)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=1_000,
     deadline=None,

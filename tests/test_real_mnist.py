@@ -12,6 +12,7 @@ from skmnist.datasets import load_mnist
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
+@pytest.mark.slow
 def test_pipeline_on_an_mnist_subset(mnist_dir):
     X_train, y_train = load_mnist(
         mnist_dir, subset="train", source="idx", return_X_y=True
