@@ -163,6 +163,7 @@ def cpu_autocast(monkeypatch):
     return types.SimpleNamespace(steps=steps, entered=entered)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
 def test_training_under_bf16_autocast(cpu_autocast, dropout):

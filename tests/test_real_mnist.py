@@ -37,6 +37,7 @@ def test_pipeline_on_an_mnist_subset(mnist_dir):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_cross_val_score_on_real_digits(mnist_dir):
     X, y = load_mnist(mnist_dir, subset="test", source="idx", return_X_y=True)
     scores = cross_val_score(
