@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.skmnist-installed
 MNIST_DIR ?= ../shared/data/mnist
 
-.PHONY: demo test test-min lint clean
+.PHONY: demo test test-fast test-min lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The suite less the tests marked slow (long fits, subprocesses, fuzzing).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 # The suite at the declared floors: a separate .venv-min (Python 3.11, the
 # oldest the project supports) with every dependency and extra at the lowest

@@ -136,6 +136,7 @@ def atomic_write(
     --------
     >>> import os
     >>> import tempfile
+    >>> from pathlib import Path
     >>> from skmnist._atomic import atomic_write
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = os.path.join(folder, "numbers.txt")
@@ -147,7 +148,7 @@ def atomic_write(
     ...             raise RuntimeError("failed while writing")
     ...     except RuntimeError:
     ...         pass
-    ...     print(open(path).read(), os.listdir(folder))
+    ...     print(Path(path).read_text(), os.listdir(folder))
     1 2 3 ['numbers.txt']
     """
     if mode not in ("w", "wb"):

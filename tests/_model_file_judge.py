@@ -430,6 +430,8 @@ class Judge:
         if self.process is not None:
             self.process.kill()
             self.process.wait()
+            self.process.stdin.close()
+            self.process.stdout.close()
             self.process = None
 
     def _read(self, timeout: float) -> dict | None:

@@ -37,7 +37,9 @@ class _RunsCodeWhenLoaded:
         self.marker = str(marker)
 
     def __reduce__(self):
-        return (exec, (f"open({self.marker!r}, 'w').write('PWNED')",))
+        # Written and closed at once: an unclosed file is a ResourceWarning.
+        code = f"__import__('pathlib').Path({self.marker!r}).write_text('PWNED')"
+        return (exec, (code,))
 
 
 @pytest.fixture
@@ -64,11 +66,22 @@ def write_malicious_pickle():
     return write
 
 
+#: scikit-learn's estimator checks on the default network train it for long:
+#: ``make test-fast`` leaves them out (it runs them on the small SGD network).
+SLOW_CHECKS = "[MLPDigitClassifier()-"
+
+
 def pytest_collection_modifyitems(items):
-    """The exclusions of the vendored scikit-learn MLP suite, with their reasons."""
+    """The exclusions of the vendored scikit-learn MLP suite, with their reasons.
+
+    And the ``slow`` mark on the estimator checks named :data:`SLOW_CHECKS`.
+    """
     from sklearn_mlp_exclusions import mark_excluded
 
     mark_excluded(items)
+    for item in items:
+        if item.path.name == "test_estimator_checks.py" and SLOW_CHECKS in item.name:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

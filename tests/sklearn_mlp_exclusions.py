@@ -46,11 +46,29 @@ NEEDS_SCIKIT_LEARN = {
     ),
 }
 
+#: The slowest tests, each many full fits: ``make test-fast`` leaves them out.
+SLOW = {
+    "test_n_iter_no_change_inf",
+    "test_partial_fit_classification",
+    "test_n_iter_no_change",
+    "test_mlp_warm_start_no_convergence",
+    "test_early_stopping",
+}
+
+#: Test name -> a warning it leaves unchecked, ignored: lbfgs reaches its
+#: max_iter=200 on this data and says so; the test checks the multilabel
+#: probabilities, not convergence.
+IGNORED_WARNINGS = {
+    "test_predict_proba_multilabel": "ignore::sklearn.exceptions.ConvergenceWarning",
+}
+
 
 def mark_excluded(items) -> None:
     """Mark the vendored tests named in :data:`EXCLUDED` as strict xfails.
 
-    Those of :data:`NEEDS_SCIKIT_LEARN` skip where scikit-learn is older.
+    Those of :data:`NEEDS_SCIKIT_LEARN` skip where scikit-learn is older,
+    those of :data:`SLOW` are marked ``slow`` and those of
+    :data:`IGNORED_WARNINGS` get their warning filter.
     """
     for item in items:
         if item.path.name != "test_sklearn_mlp.py":
@@ -61,3 +79,7 @@ def mark_excluded(items) -> None:
             item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
         if name in NEEDS_SCIKIT_LEARN:
             item.add_marker(requires("scikit-learn", *NEEDS_SCIKIT_LEARN[name]))
+        if name in SLOW:
+            item.add_marker(pytest.mark.slow)
+        if name in IGNORED_WARNINGS:
+            item.add_marker(pytest.mark.filterwarnings(IGNORED_WARNINGS[name]))

@@ -247,6 +247,7 @@ def test_a_process_killed_while_saving_leaves_the_previous_model_whole(
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=60)
+        child.stdout.close()
     assert path.read_bytes() == before and load_model(path).n_iter_ == 1
     # The one leftover: the killed write's temporary file, named after it.
     (left,) = [p.name for p in tmp_path.iterdir() if p != path]

@@ -9,6 +9,9 @@ from skmnist._training.augment import Distortion, image_side
 from skmnist.datasets import load_mnist
 from skmnist.model_selection import fit_many
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 SMALL = {"hidden_layer_sizes": (64,), "max_iter": 4, "device": "cpu"}
 
 
@@ -48,6 +51,7 @@ def test_distortions_move_pixels_but_keep_the_digit(data):
     assert float(same_input.std(0).mean()) > 0.01
 
 
+@pytest.mark.slow
 def test_fit_with_augment_is_reproducible_and_differs(data):
     X, y = data[0][:2000], data[1][:2000]
     longer = {**SMALL, "max_iter": 8}
@@ -68,6 +72,7 @@ def test_fit_with_augment_is_reproducible_and_differs(data):
     assert a.loss_curve_[-1] > plain.loss_curve_[-1]
 
 
+@pytest.mark.slow
 def test_augment_leaves_the_global_torch_generator_alone(data):
     state = torch.get_rng_state()
     MLPDigitClassifier(augment=True, random_state=0, **SMALL).fit(*data)

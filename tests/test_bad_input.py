@@ -17,6 +17,9 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skmnist import MLPDigitClassifier, PixelScaler
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 DOC = Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "bad_input.rst"
 RNG = np.random.RandomState(0)
 X = RNG.rand(40, 4).astype(np.float32)

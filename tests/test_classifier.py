@@ -18,6 +18,9 @@ from skmnist import MLPDigitClassifier, PixelScaler
 from skmnist._training import steps as _steps
 from skmnist._training.prediction import predict_batches
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 SMALL = {
     "hidden_layer_sizes": (32,),
     "max_iter": 5,
@@ -79,6 +82,7 @@ def test_compute_dtype_follows_input(digits):
         assert next(clf.module_.parameters()).dtype == dtype
 
 
+@pytest.mark.slow
 def test_string_and_binary_labels(digits):
     X_train, X_test, y_train, y_test = digits
     names = np.array(
@@ -141,6 +145,7 @@ def test_random_state_instance_is_consumed(digits):
     assert not np.array_equal(a.predict_proba(X_test), b.predict_proba(X_test))
 
 
+@pytest.mark.slow
 def test_pipeline_grid_search_parallel(digits):
     X_train, X_test, y_train, y_test = digits
     X_raw = (X_train * 255).astype(np.uint8)
@@ -221,7 +226,7 @@ def test_sample_weight_zero_equals_removal_and_integer_equals_repetition(digits)
     full_batch = dict(
         hidden_layer_sizes=(16,),
         max_iter=30,
-        batch_size=200,
+        batch_size="auto",  # min(128, n_samples): one batch of all samples
         random_state=0,
         device="cpu",
     )
@@ -432,20 +437,21 @@ def test_failed_fit_leaves_fitted_model_intact(digits):
 def test_device_selection():
     X = np.random.RandomState(0).rand(20, 3).astype(np.float32)
     y = np.arange(20) % 2
-    assert MLPDigitClassifier(**dict(SMALL, device="auto")).fit(X, y).device_ in (
+    small = dict(SMALL, batch_size=len(X))
+    assert MLPDigitClassifier(**dict(small, device="auto")).fit(X, y).device_ in (
         "cpu",
         "mps",
         *(f"cuda:{i}" for i in range(8)),
     )
     assert (
-        MLPDigitClassifier(**dict(SMALL, device=torch.device("cpu"))).fit(X, y).device_
+        MLPDigitClassifier(**dict(small, device=torch.device("cpu"))).fit(X, y).device_
         == "cpu"
     )
     with pytest.raises(ValueError, match="is not a device"):
-        MLPDigitClassifier(**dict(SMALL, device="tpu")).fit(X, y)
+        MLPDigitClassifier(**dict(small, device="tpu")).fit(X, y)
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
-            MLPDigitClassifier(**dict(SMALL, device="cuda")).fit(X, y)
+            MLPDigitClassifier(**dict(small, device="cuda")).fit(X, y)
 
 
 def test_batch_size_larger_than_data_is_clipped():

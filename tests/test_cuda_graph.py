@@ -17,6 +17,9 @@ from skmnist._training import cuda_graph, steps
 from skmnist._training.cuda_graph import EagerRecorder, GraphedKernel, graphed
 from skmnist._training.hand_step import FastStep
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 

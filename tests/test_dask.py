@@ -13,6 +13,9 @@ from skmnist import MLPDigitClassifier, PixelScaler
 from skmnist._training.device import claim_device
 from skmnist.datasets import load_mnist
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 joblib = pytest.importorskip("joblib")
@@ -59,6 +62,7 @@ def _search_results(search):
     return {k: search.cv_results_[k] for k in keys}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["grid", "randomized"])
 def test_search_on_cluster_equals_local_search(client, sample, kind, one_thread):
     X, y = sample[0][:900], sample[1][:900]

@@ -44,8 +44,10 @@ def holder(tmp_path):
     for process in processes:
         process.kill()
         process.wait()
+        process.stdout.close()
 
 
+@pytest.mark.slow
 def test_claims_spread_evenly_then_round_robin(tmp_path, holder):
     ids = ["GPU-a", "GPU-b"]
     assert holder(ids) == 0
@@ -53,6 +55,7 @@ def test_claims_spread_evenly_then_round_robin(tmp_path, holder):
     assert holder(ids) == 0  # every device has one process: share, in order
 
 
+@pytest.mark.slow
 def test_a_claim_is_released_when_its_process_ends(tmp_path):
     ids = ["GPU-a", "GPU-b"]
     run = [sys.executable, "-c", HOLDER.replace("time.sleep(120)", ""), str(tmp_path)]
@@ -80,6 +83,7 @@ def three_gpus(monkeypatch, tmp_path):
         handle.close()
 
 
+@pytest.mark.slow
 def test_auto_takes_a_gpu_no_other_process_has(three_gpus, holder):
     assert holder(three_gpus) == 0  # another worker on this host has cuda:0
     assert resolve_device("auto") == torch.device("cuda", 1)
@@ -159,6 +163,7 @@ def cpu_autocast(monkeypatch):
     return types.SimpleNamespace(steps=steps, entered=entered)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
 def test_training_under_bf16_autocast(cpu_autocast, dropout):

@@ -13,6 +13,9 @@ from skmnist._training import optimizers as _optimizers
 from skmnist._training.hand_step import FastStep
 from skmnist._training.network import build_mlp
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 def _batch(n=16, d=12, n_classes=4, weighted=False, dtype=torch.float64):
     generator = torch.Generator().manual_seed(0)

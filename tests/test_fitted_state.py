@@ -16,6 +16,9 @@ from skmnist._fitted_state import FITTED, PARAMETERS_ADDED, assign
 from skmnist.model_selection import fit_many
 from skmnist.persistence import load_model, save_model
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 PARAMETERS = set(MLPDigitClassifier().get_params())
 DESCRIBED = {attribute.name for attribute in FITTED}
 

@@ -54,9 +54,13 @@ sys.exit(gpu_check.main(sys.argv[1:]))
 """
 
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(os, "fork"), reason="gpu_check.py runs its stages in forked processes"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not hasattr(os, "fork"),
+        reason="gpu_check.py runs its stages in forked processes",
+    ),
+    pytest.mark.slow,  # the module's fixture runs every stage of the script
+]
 
 
 HAVE_SKORCH = importlib.util.find_spec("skorch") is not None

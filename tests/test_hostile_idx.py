@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 
 from skmnist.datasets import read_idx, write_idx
 
+pytestmark = pytest.mark.slow  # hypothesis reads thousands of files
+
 TYPE_CODES = [0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E]
 FUZZ = {
     "deadline": None,

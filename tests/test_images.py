@@ -24,6 +24,9 @@ from skmnist.images import (  # noqa: E402
     read_digit_image,
 )
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 N_RENDERED = 200
 
 
@@ -70,6 +73,7 @@ def com(digit):
 # ---------------------------------------------------------------------------
 # The users' files: MNIST test digits rendered as PNG / JPEG, through the CLI.
 # ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_reads_users_files_nearly_as_well_as_the_original_digits(
     sample, model_file, tmp_path
 ):

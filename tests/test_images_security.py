@@ -210,6 +210,7 @@ print(json.dumps({"error": error, "seconds": seconds, "status": status,
 """
 
 
+@pytest.mark.slow
 def test_a_huge_png_is_refused_quickly_with_bounded_memory(bomb, model_path, digit_png):
     """Before: 3.3 GB peak and 20 s, then a warning and a blank digit."""
     assert bomb.stat().st_size < 1_000_000

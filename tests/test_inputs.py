@@ -22,6 +22,9 @@ from skmnist._training.prediction import predict_batches
 from skmnist.datasets import load_mnist
 from skmnist.model_selection import fit_many
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 #: Each scipy sparse container, half of them in float64.
 SPARSE_CASES = [
     (sp.csr_matrix, np.float32),

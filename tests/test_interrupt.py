@@ -24,9 +24,14 @@ from skmnist import MLPDigitClassifier, PixelScaler
 from skmnist.model_selection import BatchedGridSearchCV, fit_many
 from skmnist.persistence import load_model, save_model
 
-pytestmark = pytest.mark.skipif(
-    sys.platform == "win32", reason="SIGINT cannot be sent to a child on Windows"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        sys.platform == "win32", reason="SIGINT cannot be sent to a child on Windows"
+    ),
+    # These tests fit a few epochs on purpose, short of convergence.
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+    pytest.mark.slow,  # each test starts a Python process that imports torch
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 120

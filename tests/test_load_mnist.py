@@ -534,6 +534,7 @@ def write_openml_cache(data_home: Path, n_rows: int) -> tuple[np.ndarray, np.nda
     return images.reshape(-1, 28, 28), labels
 
 
+@pytest.mark.slow
 def test_openml_reads_the_scikit_learn_cache(tmp_path, no_network):
     images, labels = write_openml_cache(tmp_path, 70000)
     mnist = load_mnist(tmp_path, subset="all", source="openml")

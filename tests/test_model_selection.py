@@ -17,6 +17,9 @@ from skmnist import MLPDigitClassifier, PixelScaler
 from skmnist.datasets import load_mnist
 from skmnist.model_selection import BatchedGridSearchCV, fit_many
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 BASE = {
     "hidden_layer_sizes": (32, 16),
     "max_iter": 4,
@@ -56,6 +59,7 @@ def assert_same_fit(batched, alone, X):
         assert batched.best_loss_ == pytest.approx(alone.best_loss_, rel=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "params",
     [
@@ -94,6 +98,7 @@ def test_each_batched_model_matches_its_single_fit(data, params):
         assert_same_fit(b, a, X)
 
 
+@pytest.mark.slow
 def test_models_with_different_settings_share_one_batch(data, monkeypatch):
     from skmnist import _fit_many
 
@@ -132,6 +137,7 @@ def stack_sizes(monkeypatch):
     return sizes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "params",
     [
@@ -162,6 +168,7 @@ def test_every_training_feature_trains_in_one_stack(data, stack_sizes, params):
         assert model.best_validation_score_ == alone.best_validation_score_
 
 
+@pytest.mark.slow
 def test_each_models_callbacks_see_its_own_epochs(data, stack_sizes):
     X, y = data
 
@@ -228,6 +235,7 @@ def test_warm_starts_train_in_one_stack(data, stack_sizes, solver):
         assert_same_fit(b, a, X)
 
 
+@pytest.mark.slow
 def test_dropout_models_train(data):
     """Dropout masks are drawn for the batch, so these models are not the single
     fits' twins, but they train as well."""
@@ -294,6 +302,7 @@ def _compare_searches(grid_search, batched_search):
     assert batched_search.best_index_ == grid_search.best_index_
 
 
+@pytest.mark.slow
 def test_search_equals_gridsearchcv(data):
     X, y = data
     estimator = MLPDigitClassifier(**BASE)
@@ -312,6 +321,7 @@ def test_search_equals_gridsearchcv(data):
     np.testing.assert_array_equal(search.classes_, np.arange(10))
 
 
+@pytest.mark.slow
 def test_search_over_pipeline_steps_and_scoring(data):
     X, y = data
     pipe = make_pipeline(StandardScaler(), MLPDigitClassifier(**BASE))
@@ -328,6 +338,7 @@ def test_search_over_pipeline_steps_and_scoring(data):
     assert not hasattr(search, "predict")
 
 
+@pytest.mark.slow
 def test_search_on_the_usual_float32_pipeline(data):
     """PixelScaler gives float32: scores agree up to float32 rounding."""
     X, y = data
@@ -530,6 +541,7 @@ def test_a_pipeline_rejects_unprefixed_sample_weight_like_gridsearchcv(small):
             search(_pipe(), grid, cv=3, error_score="raise").fit(X, y, sample_weight=w)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "weighted_scorer",
     [

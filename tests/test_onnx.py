@@ -15,6 +15,9 @@ from skmnist import MLPDigitClassifier, PixelScaler  # noqa: E402
 from skmnist.datasets import load_mnist  # noqa: E402
 from skmnist.onnx import register_onnx_converters, to_onnx  # noqa: E402
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 ATOL = 1e-5
 
 

@@ -11,6 +11,9 @@ from sklearn.pipeline import make_pipeline
 from skmnist import MLPDigitClassifier, PixelScaler
 from skmnist.persistence import load_model, save_model
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 Image = pytest.importorskip("PIL.Image")
 
 

@@ -21,6 +21,8 @@ import pytest
 from _model_file_judge import Judge, failures, judge_all, summary_line
 from _model_file_mutations import mutations, sample, save_bases
 
+pytestmark = pytest.mark.slow  # the fixtures train models and start judging processes
+
 SAMPLE = int(os.environ.get("SKMNIST_FUZZ_SAMPLE", "600"))
 EVERY = os.environ.get("SKMNIST_FUZZ_ALL", "") not in ("", "0")
 FLOOR = 500  # mutations that must run (the sample holds every class)

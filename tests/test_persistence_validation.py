@@ -20,6 +20,9 @@ from skmnist import MLPDigitClassifier, PixelScaler
 from skmnist._training.network import build_mlp, from_portable, to_portable
 from skmnist.persistence import load_model, save_model
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 def tiny(**params):
     defaults = dict(

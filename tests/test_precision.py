@@ -148,6 +148,7 @@ def _sample(n_train=2000):
     return X[:n_train], y[:n_train], X[-1000:], y[-1000:]
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_bf16_trains_as_well_as_float32(monkeypatch):
     X, y, X_test, y_test = _sample()

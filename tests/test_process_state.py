@@ -44,6 +44,7 @@ def _run_fresh(code: str) -> str:
     return result.stdout.strip()
 
 
+@pytest.mark.slow  # a Python process that imports torch
 @pytest.mark.parametrize(
     "params",
     [
@@ -74,6 +75,7 @@ def test_fit_does_not_import_dynamo(params):
     assert out == "False"
 
 
+@pytest.mark.slow  # a Python process that imports torch
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 @pytest.mark.parametrize("entry", ["fit_many", "BatchedGridSearchCV"])
 def test_batched_fit_does_not_import_dynamo(entry, solver):

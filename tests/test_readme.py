@@ -3,9 +3,12 @@
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+@pytest.mark.slow
 def test_quick_start_block_runs_and_matches_its_comment():
     text = README.read_text()
     block = re.search(r"```python\n(.*?)```", text, re.S).group(1)

@@ -1,13 +1,18 @@
 """The classifier on real MNIST digits from ../shared/data/mnist (skipped without)."""
 
 import numpy as np
+import pytest
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from skmnist import MLPDigitClassifier, PixelScaler
 from skmnist.datasets import load_mnist
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
+
+@pytest.mark.slow
 def test_pipeline_on_an_mnist_subset(mnist_dir):
     X_train, y_train = load_mnist(
         mnist_dir, subset="train", source="idx", return_X_y=True
@@ -32,6 +37,7 @@ def test_pipeline_on_an_mnist_subset(mnist_dir):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_cross_val_score_on_real_digits(mnist_dir):
     X, y = load_mnist(mnist_dir, subset="test", source="idx", return_X_y=True)
     scores = cross_val_score(

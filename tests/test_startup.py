@@ -19,6 +19,10 @@ from skmnist.cli._options import init_params, settable_params
 from skmnist.cli._parser import ESTIMATORS
 from skmnist.persistence import save_model
 
+pytestmark = (
+    pytest.mark.slow
+)  # each test starts Python processes and times their imports
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Loaded by none of the commands' --help, nor by their usage errors.

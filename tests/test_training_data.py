@@ -9,6 +9,9 @@ from skmnist import MLPDigitClassifier, PixelScaler
 from skmnist._training import data as _training_data
 from skmnist._training.data import DeviceData, minibatches, value_codes
 
+# These tests fit a few epochs on purpose, short of convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 CPU = torch.device("cpu")
 
 
