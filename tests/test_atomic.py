@@ -226,6 +226,7 @@ save_model(scaler, sys.argv[1])
 """
 
 
+@pytest.mark.slow  # a Python process that imports torch
 def test_a_process_killed_while_saving_leaves_the_previous_model_whole(
     tmp_path, models
 ):

@@ -14,7 +14,11 @@ from skmnist._training.device import claim_device
 from skmnist.datasets import load_mnist
 
 # These tests fit a few epochs on purpose, short of convergence.
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+# Few epochs on purpose; a local cluster starts in each test (slow).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+    pytest.mark.slow,
+]
 
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")

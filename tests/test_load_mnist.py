@@ -354,6 +354,7 @@ def test_official_files_say_what_they_are_without_warning(mnist_dir, fashion_mni
         assert data.dataset == title and caught == []
 
 
+@pytest.mark.slow  # parses an OpenML ARFF file of 70,000 rows
 def test_sample_and_openml_say_mnist(tmp_path, no_network):
     assert load_mnist(source="sample").dataset == "MNIST"
     write_openml_cache(tmp_path, 70000)
