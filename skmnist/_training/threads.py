@@ -64,18 +64,43 @@ LIMIT_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 ONE_THREAD_MACS = 2**21
 
 
+#: How long this process's cgroup CPU limit is reused before it is read
+#: again: a predict of one row should not read a dozen files (0.1 ms).
+LIMIT_CACHE_SECONDS = 1.0
+_cached_limit: tuple[float, float | None] | None = None  # (when read, limit)
+
+
 def cgroup_cpu_limit(
-    proc_cgroup: str | os.PathLike = "/proc/self/cgroup",
-    root: str | os.PathLike = "/sys/fs/cgroup",
+    proc_cgroup: str | os.PathLike | None = None,
+    root: str | os.PathLike | None = None,
 ) -> float | None:
     """The CPUs the process's cgroups allow (quota / period), None if unlimited.
 
     Reads cgroup v2's ``cpu.max`` and cgroup v1's ``cpu.cfs_quota_us`` and
-    ``cpu.cfs_period_us`` in the process's cgroup and each of its parents (a
-    parent's quota binds its children), under ``root``; where the process's
-    path is not under ``root`` (a container's own cgroup namespace), the
-    files at ``root`` itself. The lowest limit found wins.
+    ``cpu.cfs_period_us`` in the process's cgroup (``proc_cgroup``, by
+    default ``/proc/self/cgroup``) and each of its parents (a parent's quota
+    binds its children), under ``root`` (by default ``/sys/fs/cgroup``);
+    where the process's path is not under ``root`` (a container's own cgroup
+    namespace), the files at ``root`` itself. The lowest limit found wins.
+    Without arguments, a limit read less than :data:`LIMIT_CACHE_SECONDS`
+    ago is reused.
     """
+    global _cached_limit
+    if proc_cgroup is None and root is None:
+        now = time.monotonic()
+        if _cached_limit is None or now - _cached_limit[0] > LIMIT_CACHE_SECONDS:
+            _cached_limit = (
+                now,
+                _read_cpu_limit("/proc/self/cgroup", "/sys/fs/cgroup"),
+            )
+        return _cached_limit[1]
+    return _read_cpu_limit(
+        "/proc/self/cgroup" if proc_cgroup is None else proc_cgroup,
+        "/sys/fs/cgroup" if root is None else root,
+    )
+
+
+def _read_cpu_limit(proc_cgroup: str | os.PathLike, root: str | os.PathLike):
     try:
         lines = Path(proc_cgroup).read_text().splitlines()
     except (OSError, UnicodeDecodeError):
